@@ -1,0 +1,79 @@
+//! The one error type of gradtape-core: every variant names the op that
+//! raised it and carries the shapes or values that were wrong.
+
+use crate::Shape;
+
+/// Everything a user can get wrong when building or running a graph.
+///
+/// ```
+/// use gradtape_core::{Tape, Tensor, Error};
+/// let mut tape = Tape::new();
+/// let x = tape.input(Tensor::zeros(&[2, 15]));
+/// let w = tape.param(Tensor::zeros(&[16, 20]));
+/// let b = tape.param(Tensor::zeros(&[20]));
+/// let err = tape.affine(x, w, b).unwrap_err();
+/// assert_eq!(err.to_string(), "affine: x is (2, 15) but w is (16, 20)");
+/// assert!(matches!(err, Error::ShapeMismatch { op: "affine", .. }));
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// Two operands whose shapes do not fit together.
+    #[error("{op}: {lhs_name} is {lhs} but {rhs_name} is {rhs}")]
+    ShapeMismatch {
+        op: &'static str,
+        lhs_name: &'static str,
+        lhs: Shape,
+        rhs_name: &'static str,
+        rhs: Shape,
+    },
+    /// A buffer whose length does not match the shape it was given.
+    #[error("{op}: shape {shape} needs {expected} elements but the buffer has {len}")]
+    LengthMismatch {
+        op: &'static str,
+        shape: Shape,
+        expected: usize,
+        len: usize,
+    },
+    /// An argument outside its valid range (a probability, a label, a rank...).
+    #[error("{op}: {msg}")]
+    InvalidArgument { op: &'static str, msg: String },
+    /// A value or gradient became NaN or infinite while anomaly detection was on.
+    #[error("{op} (tape node {node}, shape {shape}): {what} is not finite (first bad element at index {index})")]
+    NonFinite {
+        op: &'static str,
+        node: usize,
+        shape: Shape,
+        what: &'static str,
+        index: usize,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidArgument`].
+    pub fn invalid(op: &'static str, msg: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            op,
+            msg: msg.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::ShapeMismatch`].
+    pub fn shapes(
+        op: &'static str,
+        lhs_name: &'static str,
+        lhs: &Shape,
+        rhs_name: &'static str,
+        rhs: &Shape,
+    ) -> Self {
+        Error::ShapeMismatch {
+            op,
+            lhs_name,
+            lhs: lhs.clone(),
+            rhs_name,
+            rhs: rhs.clone(),
+        }
+    }
+}
+
+/// `Result` with gradtape's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,187 @@
+//! Batch normalisation over the batch dimension of an `(N, D)` input.
+//!
+//! Train mode normalises each column with the batch mean and biased variance
+//! (eps 1e-5) and updates the running statistics with momentum 0.9 as the
+//! course code does: `running = 0.9 * running + 0.1 * batch`, starting from
+//! zero, with the biased batch variance. (PyTorch and candle use the opposite
+//! momentum convention and the unbiased variance.) Test mode normalises with
+//! the running statistics. Backward is the full expression through the batch
+//! statistics.
+
+use crate::{Error, Mode, Result, Tape, Tensor, Var};
+
+/// The running mean and variance a batchnorm layer keeps between batches,
+/// with its momentum and epsilon.
+///
+/// ```
+/// use gradtape_core::BatchNormStats;
+/// let s = BatchNormStats::new(3);
+/// assert_eq!(s.running_mean.data(), &[0.0; 3]);
+/// assert_eq!((s.momentum, s.eps), (0.9, 1e-5));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchNormStats {
+    /// Running mean per feature, `(D,)`.
+    pub running_mean: Tensor,
+    /// Running (biased) variance per feature, `(D,)`.
+    pub running_var: Tensor,
+    /// Weight of the old running value in each update.
+    pub momentum: f64,
+    /// Added to the variance before the square root.
+    pub eps: f64,
+}
+
+impl BatchNormStats {
+    /// Zeroed statistics for `d` features, momentum 0.9, eps 1e-5.
+    pub fn new(d: usize) -> Self {
+        BatchNormStats {
+            running_mean: Tensor::zeros(&[d]),
+            running_var: Tensor::zeros(&[d]),
+            momentum: 0.9,
+            eps: 1e-5,
+        }
+    }
+}
+
+impl Tape {
+    /// `gamma * (x - mean) / sqrt(var + eps) + beta`, per column of `x (N, D)`,
+    /// with the batch's statistics in [`Mode::Train`] (updating `stats`) and
+    /// the running ones in [`Mode::Test`].
+    ///
+    /// ```
+    /// use gradtape_core::{BatchNormStats, Mode, Tape, Tensor};
+    /// let mut t = Tape::new();
+    /// let gamma = t.param(Tensor::ones(&[2])).unwrap();
+    /// let beta = t.param(Tensor::zeros(&[2])).unwrap();
+    /// let x = t.input(Tensor::from_vec(vec![1.0, 10.0, 3.0, 30.0], &[2, 2]).unwrap());
+    /// let mut stats = BatchNormStats::new(2);
+    /// let y = t.batchnorm(x, gamma, beta, Mode::Train, &mut stats).unwrap();
+    /// let y = t.value(y).unwrap();
+    /// assert!((y.at(&[0, 0]) + 1.0).abs() < 1e-4 && (y.at(&[1, 1]) - 1.0).abs() < 1e-4);
+    /// assert_eq!(stats.running_mean.data(), &[0.2, 2.0]); // 0.1 * batch mean
+    /// ```
+    pub fn batchnorm(
+        &mut self,
+        x: Var,
+        gamma: Var,
+        beta: Var,
+        mode: Mode,
+        stats: &mut BatchNormStats,
+    ) -> Result<Var> {
+        const OP: &str = "batchnorm";
+        let (tx, tg, tb) = (self.value(x)?, self.value(gamma)?, self.value(beta)?);
+        let (n, d) = match tx.dims() {
+            [n, d] => (*n, *d),
+            _ => {
+                return Err(Error::invalid(
+                    OP,
+                    format!("x is {}, not an (N, D) matrix", tx.shape()),
+                ))
+            }
+        };
+        if tg.dims() != [d] {
+            return Err(Error::shapes(OP, "x", tx.shape(), "gamma", tg.shape()));
+        }
+        if tb.dims() != [d] {
+            return Err(Error::shapes(OP, "x", tx.shape(), "beta", tb.shape()));
+        }
+        if stats.running_mean.dims() != [d] || stats.running_var.dims() != [d] {
+            return Err(Error::shapes(
+                OP,
+                "x",
+                tx.shape(),
+                "running_mean",
+                stats.running_mean.shape(),
+            ));
+        }
+        if n == 0 {
+            return Err(Error::invalid(OP, "x is an empty batch (N = 0)"));
+        }
+        let (mean, var) = match mode {
+            Mode::Train => {
+                let (mean, var) = column_mean_var(tx.data(), n, d);
+                let mo = stats.momentum;
+                let rm = stats.running_mean.data_mut().iter_mut().zip(&mean);
+                rm.for_each(|(r, b)| *r = mo * *r + (1.0 - mo) * b);
+                let rv = stats.running_var.data_mut().iter_mut().zip(&var);
+                rv.for_each(|(r, b)| *r = mo * *r + (1.0 - mo) * b);
+                (mean, var)
+            }
+            Mode::Test => (
+                stats.running_mean.data().to_vec(),
+                stats.running_var.data().to_vec(),
+            ),
+        };
+        let mut inv_std = self.alloc(&[d]);
+        for (s, v) in inv_std.data_mut().iter_mut().zip(&var) {
+            *s = 1.0 / (v + stats.eps).sqrt();
+        }
+        let mut xhat = self.alloc(&[n, d]);
+        let mut out = self.alloc(&[n, d]);
+        let (tx, tg, tb) = (self.value(x)?, self.value(gamma)?, self.value(beta)?);
+        let rows = tx.data().chunks(d).zip(xhat.data_mut().chunks_mut(d));
+        for ((xr, hr), or) in rows.zip(out.data_mut().chunks_mut(d)) {
+            for j in 0..d {
+                hr[j] = (xr[j] - mean[j]) * inv_std.data()[j];
+                or[j] = tg.data()[j] * hr[j] + tb.data()[j];
+            }
+        }
+        let xhat = self.cache(xhat);
+        let inv_std = self.cache(inv_std);
+        self.record(OP, out, &[x, gamma, beta], move |ctx, grads| {
+            let g = ctx.grad_out().data();
+            let h = ctx.value(xhat).data();
+            // Column sums of dY and of dY * xhat: dbeta and dgamma, and the two
+            // terms of the full batch-statistics backward.
+            let mut sum_g = vec![0.0; d];
+            let mut sum_gh = vec![0.0; d];
+            for (gr, hr) in g.chunks(d).zip(h.chunks(d)) {
+                for j in 0..d {
+                    sum_g[j] += gr[j];
+                    sum_gh[j] += gr[j] * hr[j];
+                }
+            }
+            if let Some(gb) = grads.get(beta) {
+                super::arith::add_assign(gb, &sum_g);
+            }
+            if let Some(gg) = grads.get(gamma) {
+                super::arith::add_assign(gg, &sum_gh);
+            }
+            if let Some(gx) = grads.get(x) {
+                let gam = ctx.value(gamma).data();
+                let s = ctx.value(inv_std).data();
+                let nf = n as f64;
+                for ((gxr, gr), hr) in gx.chunks_mut(d).zip(g.chunks(d)).zip(h.chunks(d)) {
+                    for j in 0..d {
+                        let k = gam[j] * s[j];
+                        gxr[j] += match mode {
+                            // dx = gamma/sigma * (dY - mean(dY) - xhat * mean(dY * xhat))
+                            Mode::Train => k * (gr[j] - (sum_g[j] + hr[j] * sum_gh[j]) / nf),
+                            Mode::Test => k * gr[j],
+                        };
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Per-column mean and biased variance of an `(n, d)` row-major buffer
+/// (two passes, for accuracy).
+fn column_mean_var(x: &[f64], n: usize, d: usize) -> (Vec<f64>, Vec<f64>) {
+    let nf = n as f64;
+    let mut mean = vec![0.0; d];
+    for row in x.chunks(d) {
+        super::arith::add_assign(&mut mean, row);
+    }
+    mean.iter_mut().for_each(|m| *m /= nf);
+    let mut var = vec![0.0; d];
+    for row in x.chunks(d) {
+        for j in 0..d {
+            let c = row[j] - mean[j];
+            var[j] += c * c;
+        }
+    }
+    var.iter_mut().for_each(|v| *v /= nf);
+    (mean, var)
+}
