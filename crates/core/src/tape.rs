@@ -165,6 +165,10 @@ impl Tape {
     /// gradients. Buffers go to a pool that later ops draw from.
     pub fn reset(&mut self) {
         let n = self.n_params;
+        // Enough spares for one more iteration like this one (a value and a
+        // gradient per node); older spares beyond that are freed, so inputs
+        // the caller allocates afresh each iteration do not pile up here.
+        let keep = 2 * (self.values.len() - n);
         for t in self.values.drain(n..) {
             self.pool.push(t.into_vec());
         }
@@ -172,6 +176,9 @@ impl Tape {
             self.pool.push(t.into_vec());
         }
         self.nodes.truncate(n);
+        if self.pool.len() > keep {
+            self.pool.drain(..self.pool.len() - keep);
+        }
         self.generation = self.generation.wrapping_add(1).max(1);
     }
 

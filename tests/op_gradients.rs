@@ -1,0 +1,226 @@
+//! Every op's backward against centered finite differences (h = 1e-5), in f64,
+//! on ordinary and odd shapes: a batch of one, non-square matrices, a rank-4
+//! input to affine, and variables used more than once.
+
+use gradtape::gradcheck::check_gradients;
+use gradtape::{rng_from_seed, BatchNormStats, Mode, Result, Tape, Tensor, Var};
+
+/// Smooth ops agree with finite differences to about 1e-9; 1e-7 leaves
+/// room for rounding in the numeric side without hiding a wrong formula
+/// (a wrong term gives errors near 1e-2 or larger).
+const SMOOTH: f64 = 1e-7;
+
+fn randn(dims: &[usize], seed: u64) -> Tensor {
+    Tensor::randn(dims, &mut rng_from_seed(seed))
+}
+
+/// Random values at least 0.1 away from 0, so ReLU's kink is never probed.
+fn away_from_zero(dims: &[usize], seed: u64) -> Tensor {
+    randn(dims, seed).map(|v| if v >= 0.0 { v + 0.1 } else { v - 0.1 })
+}
+
+fn assert_all_below(errors: &[f64], tol: f64, what: &str) {
+    println!("{what}: {errors:?}");
+    for (i, e) in errors.iter().enumerate() {
+        assert!(
+            *e < tol,
+            "{what}: input {i} relative error {e:e} >= {tol:e}"
+        );
+    }
+}
+
+#[test]
+fn affine_matches_finite_differences_on_odd_shapes() {
+    // (N, D, M): ordinary, batch of one, non-square both ways.
+    for (i, &(n, d, m)) in [(4, 5, 3), (1, 7, 2), (3, 2, 9), (2, 15, 20)]
+        .iter()
+        .enumerate()
+    {
+        let s = 10 * i as u64;
+        let inputs = [randn(&[n, d], s), randn(&[d, m], s + 1), randn(&[m], s + 2)];
+        let errors = check_gradients(&inputs, |t, v| t.affine(v[0], v[1], v[2]), s + 3).unwrap();
+        assert_all_below(&errors, SMOOTH, &format!("affine N={n} D={d} M={m}"));
+    }
+}
+
+#[test]
+fn affine_reads_rank4_input_as_a_matrix() {
+    let inputs = [randn(&[3, 2, 3, 4], 1), randn(&[24, 5], 2), randn(&[5], 3)];
+    let errors = check_gradients(&inputs, |t, v| t.affine(v[0], v[1], v[2]), 4).unwrap();
+    assert_all_below(&errors, SMOOTH, "affine rank-4 x");
+}
+
+#[test]
+fn relu_matches_finite_differences_away_from_the_kink() {
+    for dims in [&[5, 4][..], &[1, 3], &[2, 3, 4]] {
+        let errors = check_gradients(&[away_from_zero(dims, 5)], |t, v| t.relu(v[0]), 6).unwrap();
+        assert_all_below(&errors, SMOOTH, "relu");
+    }
+}
+
+#[test]
+fn dropout_backward_matches_the_notebook_check() {
+    // The notebook: x = randn(10, 10) + 10, p = 0.8, seed 123; dx error ~5e-11.
+    let x = randn(&[10, 10], 123).map(|v| v + 10.0);
+    let build =
+        |t: &mut Tape, v: &[Var]| t.dropout(v[0], 0.8, Mode::Train, &mut rng_from_seed(123));
+    let errors = check_gradients(&[x], build, 7).unwrap();
+    assert_all_below(&errors, 1e-9, "dropout p=0.8");
+}
+
+#[test]
+fn dropout_at_test_time_and_keep_one_is_the_identity_with_identity_gradient() {
+    let x = randn(&[3, 4], 8);
+    for (p, mode) in [(0.5, Mode::Test), (1.0, Mode::Train)] {
+        let build = move |t: &mut Tape, v: &[Var]| {
+            let y = t.dropout(v[0], p, mode, &mut rng_from_seed(1))?;
+            t.scale(y, 1.0) // a fresh node, so the check sees the path through dropout
+        };
+        let errors = check_gradients(&[x.clone()], build, 9).unwrap();
+        assert_all_below(&errors, SMOOTH, "dropout identity");
+    }
+}
+
+fn batchnorm_graph(mode: Mode) -> impl Fn(&mut Tape, &[Var]) -> Result<Var> {
+    move |t: &mut Tape, v: &[Var]| {
+        let d = t.value(v[0])?.dims()[1];
+        let mut stats = BatchNormStats::new(d);
+        // Non-trivial running statistics for test mode.
+        stats.running_mean = Tensor::full(&[d], 0.3);
+        stats.running_var = Tensor::full(&[d], 1.7);
+        t.batchnorm(v[0], v[1], v[2], mode, &mut stats)
+    }
+}
+
+#[test]
+fn batchnorm_train_mode_backward_is_the_full_expression() {
+    // Not N = 2: there each normalised column is exactly (-1, +1) up to eps,
+    // so d out / d x is ~1e-6 and a relative error measures only rounding.
+    for (i, &(n, d)) in [(4, 5), (10, 3), (3, 7)].iter().enumerate() {
+        let s = 20 + 10 * i as u64;
+        let inputs = [
+            randn(&[n, d], s).map(|v| 3.0 * v + 5.0),
+            randn(&[d], s + 1),
+            randn(&[d], s + 2),
+        ];
+        let errors = check_gradients(&inputs, batchnorm_graph(Mode::Train), s + 3).unwrap();
+        assert_all_below(&errors, SMOOTH, &format!("batchnorm train N={n} D={d}"));
+    }
+}
+
+#[test]
+fn batchnorm_test_mode_backward() {
+    let inputs = [randn(&[3, 4], 60), randn(&[4], 61), randn(&[4], 62)];
+    let errors = check_gradients(&inputs, batchnorm_graph(Mode::Test), 63).unwrap();
+    assert_all_below(&errors, SMOOTH, "batchnorm test");
+}
+
+#[test]
+fn batchnorm_on_a_batch_of_one_is_defined() {
+    // Variance 0: the output is beta, the gradient wrt x is 0, nothing is NaN.
+    let inputs = [randn(&[1, 4], 70), randn(&[4], 71), randn(&[4], 72)];
+    let errors = check_gradients(&inputs, batchnorm_graph(Mode::Train), 73).unwrap();
+    assert_all_below(&errors, SMOOTH, "batchnorm N=1");
+    let mut t = Tape::new();
+    let v: Vec<Var> = inputs.iter().map(|x| t.leaf(x.clone())).collect();
+    let y = batchnorm_graph(Mode::Train)(&mut t, &v).unwrap();
+    assert_eq!(
+        t.value(y).unwrap(),
+        &inputs[2].clone().reshape(&[1, 4]).unwrap()
+    );
+}
+
+#[test]
+fn softmax_cross_entropy_matches_finite_differences() {
+    for (n, c) in [(5, 7), (1, 10), (3, 2)] {
+        let labels: Vec<usize> = (0..n).map(|i| (3 * i + 1) % c).collect();
+        let build = move |t: &mut Tape, v: &[Var]| t.softmax_cross_entropy(v[0], &labels);
+        let errors = check_gradients(&[randn(&[n, c], 80)], build, 81).unwrap();
+        assert_all_below(
+            &errors,
+            SMOOTH,
+            &format!("softmax_cross_entropy N={n} C={c}"),
+        );
+    }
+}
+
+#[test]
+fn softmax_matches_finite_differences() {
+    let errors = check_gradients(&[randn(&[3, 5], 90)], |t, v| t.softmax(v[0]), 91).unwrap();
+    assert_all_below(&errors, SMOOTH, "softmax");
+}
+
+#[test]
+fn arithmetic_ops_match_finite_differences() {
+    let (a, b) = (randn(&[3, 4], 100), randn(&[3, 4], 101));
+    let pair = [a.clone(), b];
+    let cases: Vec<(&str, Box<dyn Fn(&mut Tape, &[Var]) -> Result<Var>>)> = vec![
+        ("add", Box::new(|t, v| t.add(v[0], v[1]))),
+        ("mul", Box::new(|t, v| t.mul(v[0], v[1]))),
+        ("scale", Box::new(|t, v| t.scale(v[0], -2.5))),
+        ("sum", Box::new(|t, v| t.sum(v[0]))),
+        ("mean", Box::new(|t, v| t.mean(v[1]))),
+        ("sum_squares", Box::new(|t, v| t.sum_squares(v[0]))),
+    ];
+    for (name, build) in cases {
+        let errors = check_gradients(&pair, build, 102).unwrap();
+        // An input the graph does not use gets a zero gradient on both sides.
+        assert_all_below(&errors, SMOOTH, name);
+    }
+}
+
+#[test]
+fn a_variable_used_twice_gets_both_contributions() {
+    let x = away_from_zero(&[2, 3], 110);
+    let cases: Vec<(&str, Box<dyn Fn(&mut Tape, &[Var]) -> Result<Var>>)> = vec![
+        ("mul(x, x)", Box::new(|t, v| t.mul(v[0], v[0]))),
+        ("add(x, x)", Box::new(|t, v| t.add(v[0], v[0]))),
+        (
+            "relu(x) + x * x",
+            Box::new(|t, v| {
+                let r = t.relu(v[0])?;
+                let sq = t.mul(v[0], v[0])?;
+                t.add(r, sq)
+            }),
+        ),
+        (
+            "sum(relu(x)^2) * sum(x)",
+            Box::new(|t, v| {
+                let h = t.relu(v[0])?;
+                let s = t.sum_squares(h)?;
+                let sx = t.sum(v[0])?;
+                t.mul(s, sx)
+            }),
+        ),
+    ];
+    for (name, build) in cases {
+        let errors = check_gradients(&[x.clone()], build, 111).unwrap();
+        assert_all_below(&errors, SMOOTH, name);
+    }
+}
+
+#[test]
+fn a_whole_layer_stack_matches_finite_differences() {
+    // affine - batchnorm - relu - dropout - affine - softmax loss, every input checked.
+    let inputs = [
+        randn(&[6, 5], 120),
+        randn(&[5, 4], 121),
+        randn(&[4], 122),
+        randn(&[4], 123).map(|v| v + 1.0),
+        randn(&[4], 124),
+        randn(&[4, 3], 125),
+        randn(&[3], 126),
+    ];
+    let build = |t: &mut Tape, v: &[Var]| {
+        let mut stats = BatchNormStats::new(4);
+        let mut rng = rng_from_seed(5);
+        let h = t.affine(v[0], v[1], v[2])?;
+        let h = t.batchnorm(h, v[3], v[4], Mode::Train, &mut stats)?;
+        let h = t.relu(h)?;
+        let h = t.dropout(h, 0.75, Mode::Train, &mut rng)?;
+        let s = t.affine(h, v[5], v[6])?;
+        t.softmax_cross_entropy(s, &[0, 1, 2, 0, 1, 2])
+    };
+    let errors = check_gradients(&inputs, build, 127).unwrap();
+    assert_all_below(&errors, 1e-6, "layer stack");
+}

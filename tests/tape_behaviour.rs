@@ -1,0 +1,176 @@
+//! The tape's contract: errors that name the op and both shapes, memory that
+//! stays flat across iterations, no_grad, stale handles, anomaly detection.
+
+use gradtape::{rng_from_seed, BatchNormStats, Error, Mode, Tape, Tensor};
+
+#[test]
+fn every_op_names_itself_and_both_shapes_on_a_mismatch() {
+    let mut t = Tape::new();
+    let w = t.param(Tensor::zeros(&[16, 20])).unwrap();
+    let b = t.param(Tensor::zeros(&[20])).unwrap();
+    let b_bad = t.param(Tensor::zeros(&[19])).unwrap();
+    let g = t.param(Tensor::ones(&[3])).unwrap();
+    let x = t.input(Tensor::zeros(&[2, 15]));
+    let y = t.input(Tensor::zeros(&[2, 16]));
+    let z = t.input(Tensor::zeros(&[3, 2]));
+    let mut stats = BatchNormStats::new(2);
+    let mut rng = rng_from_seed(0);
+
+    let msg = |r: gradtape::Result<gradtape::Var>| r.unwrap_err().to_string();
+    assert_eq!(
+        msg(t.affine(x, w, b)),
+        "affine: x is (2, 15) but w is (16, 20)"
+    );
+    assert_eq!(
+        msg(t.affine(y, w, b_bad)),
+        "affine: w is (16, 20) but b is (19,)"
+    );
+    assert_eq!(msg(t.affine(y, b, b)), "affine: w is (20,), not a matrix");
+    assert_eq!(msg(t.add(x, y)), "add: a is (2, 15) but b is (2, 16)");
+    assert_eq!(msg(t.mul(x, z)), "mul: a is (2, 15) but b is (3, 2)");
+    assert_eq!(
+        msg(t.batchnorm(z, g, g, Mode::Train, &mut stats)),
+        "batchnorm: x is (3, 2) but gamma is (3,)"
+    );
+    assert_eq!(
+        msg(t.softmax_cross_entropy(z, &[0, 1])),
+        "softmax_cross_entropy: scores are (3, 2) but there are 2 labels"
+    );
+    assert_eq!(
+        msg(t.softmax_cross_entropy(z, &[0, 1, 2])),
+        "softmax_cross_entropy: label 2 of row 2 is not below the 2 classes"
+    );
+    assert_eq!(
+        msg(t.dropout(x, 1.5, Mode::Train, &mut rng)),
+        "dropout: keep probability p = 1.5 is outside (0, 1]"
+    );
+    assert!(msg(t.dropout(x, f64::NAN, Mode::Train, &mut rng)).contains("outside (0, 1]"));
+    assert!(matches!(
+        t.affine(x, w, b),
+        Err(Error::ShapeMismatch { op: "affine", .. })
+    ));
+}
+
+#[test]
+fn empty_batches_are_errors_not_panics() {
+    let mut t = Tape::new();
+    let g = t.param(Tensor::ones(&[4])).unwrap();
+    let e = t.input(Tensor::zeros(&[0, 4]));
+    let mut stats = BatchNormStats::new(4);
+    assert!(t
+        .batchnorm(e, g, g, Mode::Train, &mut stats)
+        .unwrap_err()
+        .to_string()
+        .contains("N = 0"));
+    assert!(t.softmax_cross_entropy(e, &[]).is_err());
+    assert!(t.mean(e).is_err());
+}
+
+#[test]
+fn a_buffer_of_the_wrong_length_is_an_error() {
+    let err = Tensor::from_vec(vec![0.0; 5], &[2, 3]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Tensor::from_vec: shape (2, 3) needs 6 elements but the buffer has 5"
+    );
+}
+
+#[test]
+fn memory_stays_flat_across_iterations() {
+    let mut t = Tape::new();
+    let mut rng = rng_from_seed(3);
+    let w = t.param(Tensor::randn(&[8, 5], &mut rng)).unwrap();
+    let b = t.param(Tensor::zeros(&[5])).unwrap();
+    let mut seen = None;
+    for it in 0..200 {
+        t.reset();
+        let x = t.input(Tensor::randn(&[4, 8], &mut rng));
+        let h = t.affine(x, w, b).unwrap();
+        let h = t.relu(h).unwrap();
+        let h = t.dropout(h, 0.5, Mode::Train, &mut rng).unwrap();
+        let loss = t.softmax_cross_entropy(h, &[0, 1, 2, 3]).unwrap();
+        t.backward(loss).unwrap();
+        let now = (t.len(), t.capacity(), t.pooled_buffers());
+        if it >= 10 {
+            assert_eq!(
+                Some(now),
+                seen,
+                "iteration {it}: (nodes, capacity, pooled buffers) changed"
+            );
+        }
+        seen = Some(now);
+    }
+}
+
+#[test]
+fn no_grad_records_no_backward() {
+    let mut t = Tape::new();
+    let w = t.param(Tensor::ones(&[2, 2])).unwrap();
+    let b = t.param(Tensor::zeros(&[2])).unwrap();
+    let x = t.input(Tensor::ones(&[1, 2]));
+    let s = t.no_grad(|t| t.affine(x, w, b)).unwrap();
+    assert!(!t.requires_grad(s));
+    assert!(t.grad_enabled());
+    let l = t.no_grad(|t| t.softmax_cross_entropy(s, &[0])).unwrap();
+    assert!(t.backward(l).unwrap_err().to_string().contains("no_grad"));
+}
+
+#[test]
+fn handles_from_before_a_reset_are_refused() {
+    let mut t = Tape::new();
+    let w = t.param(Tensor::ones(&[2])).unwrap();
+    let x = t.input(Tensor::ones(&[2]));
+    t.reset();
+    let _x2 = t.input(Tensor::ones(&[2])); // same slot, newer generation
+    assert!(t.add(x, w).unwrap_err().to_string().contains("reset"));
+    assert!(t.value(w).is_ok(), "parameters outlive resets");
+    assert!(
+        t.param(Tensor::ones(&[1])).is_err(),
+        "parameters come before per-iteration nodes"
+    );
+}
+
+#[test]
+fn backward_needs_a_one_element_loss() {
+    let mut t = Tape::new();
+    let w = t.param(Tensor::ones(&[2])).unwrap();
+    let y = t.relu(w).unwrap();
+    assert!(t
+        .backward(y)
+        .unwrap_err()
+        .to_string()
+        .contains("one element"));
+}
+
+#[test]
+fn anomaly_detection_names_the_op_that_made_a_nan() {
+    let mut t = Tape::new();
+    t.set_detect_anomaly(true);
+    let w = t.param(Tensor::ones(&[1, 2])).unwrap();
+    let x = t.input(Tensor::from_vec(vec![f64::INFINITY, 1.0], &[1, 2]).unwrap());
+    let h = t.mul(x, w).unwrap_err();
+    assert!(matches!(h, Error::NonFinite { op: "mul", .. }), "{h}");
+}
+
+#[test]
+fn anomaly_detection_catches_a_gradient_that_overflows() {
+    let mut t = Tape::new();
+    t.set_detect_anomaly(true);
+    let w = t.param(Tensor::full(&[2], 1e-300)).unwrap();
+    let x = t.input(Tensor::full(&[2], 1e300));
+    let p = t.mul(x, w).unwrap(); // forward: 1.0, finite
+    let s = t.sum(p).unwrap();
+    let loss = t.scale(s, 1e10).unwrap(); // forward 2e10; dloss/dw = 1e310 = inf
+    let err = t.backward(loss).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NonFinite {
+                op: "mul",
+                what: "gradient of an input",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
