@@ -28,6 +28,7 @@ mod tensor;
 pub use error::{Error, Result};
 pub use matmul::gemm;
 pub use ops::{softmax_rows, BatchNormStats};
+pub use rand::RngExt;
 pub use random::{fill_normal, rng_from_seed, uniform, Rng};
 pub use shape::Shape;
 pub use tape::{BackwardCtx, Grads, Mode, Tape, Var};

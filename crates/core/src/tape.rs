@@ -197,6 +197,18 @@ impl Tape {
         self.n_params
     }
 
+    /// Every live node, in tape order (for inspecting a recorded graph).
+    pub fn vars(&self) -> impl Iterator<Item = Var> + '_ {
+        (0..self.values.len()).map(|i| Var {
+            id: i as u32,
+            generation: if i < self.n_params {
+                0
+            } else {
+                self.generation
+            },
+        })
+    }
+
     /// The parameters, in the order they were added.
     pub fn params(&self) -> impl Iterator<Item = Var> + '_ {
         (0..self.n_params).map(|i| Var {

@@ -1,0 +1,89 @@
+//! The net's hyperparameters, with the notebook's defaults.
+
+use gradtape_core::{Error, Result};
+
+/// Configuration of a [`crate::FullyConnectedNet`]; the defaults are the
+/// notebook's (`input_dim` 3*32*32, 10 classes, no dropout, no batchnorm,
+/// no regularisation, `weight_scale` 1e-2).
+///
+/// ```
+/// use gradtape_nn::FcConfig;
+/// let c = FcConfig { hidden_dims: vec![100, 100], dropout: 0.5, ..FcConfig::default() };
+/// assert!(c.validate().is_ok());
+/// assert!(FcConfig { dropout: 0.0, ..c }.validate().is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct FcConfig {
+    /// Width of each hidden layer, input side first.
+    pub hidden_dims: Vec<usize>,
+    /// Number of input features (an image `(3, 32, 32)` gives 3072).
+    pub input_dim: usize,
+    /// Number of classes.
+    pub num_classes: usize,
+    /// KEEP probability of the dropout after each hidden ReLU; 1.0 means no
+    /// dropout layer at all.
+    pub dropout: f64,
+    /// Batchnorm after each hidden affine layer.
+    pub use_batchnorm: bool,
+    /// L2 strength: the loss adds `0.5 * reg * sum(W^2)` for every weight
+    /// matrix (not biases, gammas or betas).
+    pub reg: f64,
+    /// Weights are drawn from N(0, weight_scale^2); biases and betas start at
+    /// 0, gammas at 1.
+    pub weight_scale: f64,
+    /// Fixes the initialisation and the stream of dropout masks.
+    pub seed: u64,
+}
+
+impl Default for FcConfig {
+    fn default() -> Self {
+        FcConfig {
+            hidden_dims: vec![100, 100],
+            input_dim: 3 * 32 * 32,
+            num_classes: 10,
+            dropout: 1.0,
+            use_batchnorm: false,
+            reg: 0.0,
+            weight_scale: 1e-2,
+            seed: 0,
+        }
+    }
+}
+
+impl FcConfig {
+    /// Checks every field, naming the first one that is out of range.
+    pub fn validate(&self) -> Result<()> {
+        const OP: &str = "FcConfig";
+        if self.input_dim == 0 || self.num_classes == 0 {
+            return Err(Error::invalid(
+                OP,
+                "input_dim and num_classes must be positive",
+            ));
+        }
+        if let Some(i) = self.hidden_dims.iter().position(|&d| d == 0) {
+            return Err(Error::invalid(OP, format!("hidden_dims[{i}] is 0")));
+        }
+        if !(self.dropout > 0.0 && self.dropout <= 1.0) {
+            return Err(Error::invalid(
+                OP,
+                format!(
+                    "dropout (keep probability) {} is outside (0, 1]",
+                    self.dropout
+                ),
+            ));
+        }
+        if !(self.reg >= 0.0 && self.reg.is_finite()) {
+            return Err(Error::invalid(
+                OP,
+                format!("reg {} must be finite and >= 0", self.reg),
+            ));
+        }
+        if !(self.weight_scale >= 0.0 && self.weight_scale.is_finite()) {
+            return Err(Error::invalid(
+                OP,
+                format!("weight_scale {} must be finite and >= 0", self.weight_scale),
+            ));
+        }
+        Ok(())
+    }
+}
