@@ -1,12 +1,15 @@
-//! gradtape: a small reverse-mode autograd tape over flat `f64` tensors.
+//! gradtape: a small reverse-mode autograd tape over flat `f64` tensors,
+//! and the CS231n Dropout notebook reproduced on it.
 //!
 //! This facade re-exports the member crates so that `use gradtape::...` is all
-//! a user needs.
+//! a user needs: the core (tensor, tape, ops, finite differences) at the top
+//! level, and [`nn`] (the fully connected net) and [`notebook`] (the
+//! notebook's sections) as modules.
 //!
 //! ```
 //! use gradtape::{Tape, Tensor};
 //! let mut tape = Tape::new();
-//! let x = tape.param(Tensor::from_vec(vec![1.0, -2.0, 3.0], &[1, 3]).unwrap());
+//! let x = tape.param(Tensor::from_vec(vec![1.0, -2.0, 3.0], &[1, 3]).unwrap()).unwrap();
 //! let y = tape.relu(x).unwrap();
 //! let loss = tape.sum(y).unwrap();
 //! tape.backward(loss).unwrap();
@@ -14,3 +17,5 @@
 //! ```
 
 pub use gradtape_core::*;
+pub use gradtape_nn as nn;
+pub use gradtape_notebook as notebook;
