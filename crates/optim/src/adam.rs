@@ -1,0 +1,305 @@
+//! Adam, `optim.py`'s `adam`, with optional decoupled weight decay (AdamW).
+
+use std::collections::BTreeMap;
+
+use gradtape_core::Result;
+
+use crate::check::{self, Slot};
+use crate::state::{OptimState, ParamState};
+use crate::{Optimizer, UpdateRule};
+
+const OP: &str = "adam";
+const M: &str = "m";
+const V: &str = "v";
+const HYPER: [&str; 4] = ["beta1", "beta2", "epsilon", "weight_decay"];
+
+/// Hyperparameters of [`Adam`].
+///
+/// ```
+/// use gradtape_optim::{Adam, AdamConfig};
+/// let adamw = Adam::new(AdamConfig { learning_rate: 5e-4, weight_decay: 1e-2, ..AdamConfig::default() });
+/// assert!(adamw.is_ok());
+/// let err = Adam::new(AdamConfig { beta2: 1.0, ..AdamConfig::default() }).unwrap_err();
+/// assert_eq!(err.to_string(), "adam: beta2 must be in [0, 1), got 1");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConfig {
+    /// Step size; finite and `>= 0`. Default `1e-3`.
+    pub learning_rate: f64,
+    /// Decay of the first moment, in `[0, 1)`. Default `0.9`.
+    pub beta1: f64,
+    /// Decay of the second moment, in `[0, 1)`. Default `0.999`.
+    pub beta2: f64,
+    /// Smoothing term added to the root of the corrected second moment;
+    /// finite and `> 0`. Default `1e-8`.
+    pub epsilon: f64,
+    /// Decoupled (AdamW) weight decay; finite and `>= 0`. Default `0.0`
+    /// (off: plain `optim.py` Adam).
+    pub weight_decay: f64,
+}
+
+impl Default for AdamConfig {
+    /// The `optim.py` defaults: `learning_rate = 1e-3`, `beta1 = 0.9`,
+    /// `beta2 = 0.999`, `epsilon = 1e-8`; `weight_decay = 0`.
+    fn default() -> Self {
+        AdamConfig {
+            learning_rate: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+impl AdamConfig {
+    /// Errors, naming the hyperparameter, if any value is out of range.
+    pub fn validate(&self) -> Result<()> {
+        check::learning_rate(OP, self.learning_rate)?;
+        check::unit_interval(OP, "beta1", self.beta1)?;
+        check::unit_interval(OP, "beta2", self.beta2)?;
+        check::positive(OP, "epsilon", self.epsilon)?;
+        check::non_negative(OP, "weight_decay", self.weight_decay)
+    }
+}
+
+/// First and second moments and the step count of one parameter.
+#[derive(Debug, Clone, PartialEq)]
+struct Moments {
+    m: Vec<f64>,
+    v: Vec<f64>,
+    t: u64,
+}
+
+impl Slot for Moments {
+    fn zeros(len: usize) -> Self {
+        Moments {
+            m: vec![0.0; len],
+            v: vec![0.0; len],
+            t: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.m.len()
+    }
+}
+
+/// The scalars of one Adam step, computed once per call.
+#[derive(Clone, Copy)]
+struct Step {
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    one_minus_beta1: f64,
+    one_minus_beta2: f64,
+    /// `1 - beta1^t`
+    correction1: f64,
+    /// `1 - beta2^t`
+    correction2: f64,
+    epsilon: f64,
+    /// `1 - lr * weight_decay`
+    keep: f64,
+}
+
+/// Adam as in `optim.py`, with the step count `t` kept per parameter.
+///
+/// For each call on parameter `name` (state `m`, `v` zero and `t = 0` on
+/// first use), with scalars computed once per call:
+///
+/// ```text
+/// t  += 1
+/// m   = beta1 * m + (1 - beta1) * dw
+/// v   = beta2 * v + (1 - beta2) * (dw * dw)
+/// mt  = m / (1 - beta1^t)
+/// vt  = v / (1 - beta2^t)
+/// w   = w - lr * mt / (sqrt(vt) + epsilon)
+/// ```
+///
+/// in exactly this operation order (so results match the NumPy code bit for
+/// bit; `beta^t` is `f64::powf`, the C `pow` that Python's `**` also calls).
+/// The whole update is one fused pass over the parameter.
+///
+/// With `weight_decay > 0` this is AdamW (decoupled weight decay, as
+/// `torch.optim.AdamW`): before the Adam step each weight is shrunk,
+/// `w = w * (1 - lr * weight_decay)` (the scalar `1 - lr * weight_decay`
+/// computed once per call, with the current learning rate), and the Adam step
+/// above is then subtracted from that shrunk weight. The decay never enters
+/// `m` or `v`. With `weight_decay == 0` the shrink is skipped entirely.
+///
+/// ```
+/// use gradtape_optim::{Adam, Optimizer};
+/// let mut opt = Adam::default();
+/// let mut w = vec![0.5, -0.5];
+/// opt.update("W1", &mut w, &[2.0, -3.0]).unwrap();
+/// // Step 1: mt = dw and vt = dw², so each weight moves by lr * dw / (|dw| + eps).
+/// assert!((w[0] - (0.5 - 1e-3)).abs() < 1e-10);
+/// assert!((w[1] - (-0.5 + 1e-3)).abs() < 1e-10);
+/// assert_eq!(opt.step_count("W1"), Some(1));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adam {
+    config: AdamConfig,
+    state: BTreeMap<String, Moments>,
+}
+
+impl Adam {
+    /// Validates `config` and builds the optimizer with no state yet.
+    pub fn new(config: AdamConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Adam {
+            config,
+            state: BTreeMap::new(),
+        })
+    }
+
+    /// The current hyperparameters (with the current learning rate).
+    pub fn config(&self) -> &AdamConfig {
+        &self.config
+    }
+
+    /// How many times parameter `name` has been updated (its `t`), if ever.
+    pub fn step_count(&self, name: &str) -> Option<u64> {
+        self.state.get(name).map(|s| s.t)
+    }
+
+    /// The first and second moments `(m, v)` of parameter `name`, if it has
+    /// been updated.
+    pub fn moments(&self, name: &str) -> Option<(&[f64], &[f64])> {
+        self.state
+            .get(name)
+            .map(|s| (s.m.as_slice(), s.v.as_slice()))
+    }
+}
+
+impl Default for Adam {
+    /// Adam with [`AdamConfig::default`].
+    fn default() -> Self {
+        Adam {
+            config: AdamConfig::default(),
+            state: BTreeMap::new(),
+        }
+    }
+}
+
+/// The fused Adam pass: reads `dw` once and updates `m`, `v` and `w`
+/// together. `DECAY` selects the AdamW shrink at compile time so the plain
+/// Adam loop carries no branch.
+#[inline(always)]
+fn fused<const DECAY: bool>(w: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], s: Step) {
+    for (((w, &dw), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        let mi = s.beta1 * *m + s.one_minus_beta1 * dw;
+        let vi = s.beta2 * *v + s.one_minus_beta2 * (dw * dw);
+        *m = mi;
+        *v = vi;
+        let mt = mi / s.correction1;
+        let vt = vi / s.correction2;
+        let wi = if DECAY { *w * s.keep } else { *w };
+        *w = wi - s.lr * mt / (vt.sqrt() + s.epsilon);
+    }
+}
+
+impl Optimizer for Adam {
+    fn rule(&self) -> UpdateRule {
+        UpdateRule::Adam
+    }
+
+    fn update(&mut self, name: &str, param: &mut [f64], grad: &[f64]) -> Result<()> {
+        check::lengths(OP, name, param.len(), grad.len())?;
+        let st = check::slot(OP, &mut self.state, name, param.len())?;
+        let c = self.config;
+        st.t += 1;
+        let t = st.t as f64;
+        let step = Step {
+            lr: c.learning_rate,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            one_minus_beta1: 1.0 - c.beta1,
+            one_minus_beta2: 1.0 - c.beta2,
+            correction1: 1.0 - c.beta1.powf(t),
+            correction2: 1.0 - c.beta2.powf(t),
+            epsilon: c.epsilon,
+            keep: 1.0 - c.learning_rate * c.weight_decay,
+        };
+        if c.weight_decay > 0.0 {
+            fused::<true>(param, grad, &mut st.m, &mut st.v, step);
+        } else {
+            fused::<false>(param, grad, &mut st.m, &mut st.v, step);
+        }
+        Ok(())
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.config.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
+        check::learning_rate(OP, lr)?;
+        self.config.learning_rate = lr;
+        Ok(())
+    }
+
+    fn clear_state(&mut self) {
+        self.state.clear();
+    }
+
+    fn export_state(&self) -> OptimState {
+        let c = &self.config;
+        OptimState {
+            rule: UpdateRule::Adam,
+            learning_rate: c.learning_rate,
+            hyperparameters: HYPER
+                .iter()
+                .map(|&k| (k.to_owned(), hyper_value(c, k)))
+                .collect(),
+            params: self
+                .state
+                .iter()
+                .map(|(name, s)| {
+                    let p = ParamState {
+                        step: s.t,
+                        buffers: [(M.to_owned(), s.m.clone()), (V.to_owned(), s.v.clone())].into(),
+                    };
+                    (name.clone(), p)
+                })
+                .collect(),
+        }
+    }
+
+    fn import_state(&mut self, state: &OptimState) -> Result<()> {
+        state.validate_layout(UpdateRule::Adam, &HYPER, &[M, V], true)?;
+        let config = AdamConfig {
+            learning_rate: state.learning_rate,
+            beta1: state.hyper("beta1"),
+            beta2: state.hyper("beta2"),
+            epsilon: state.hyper("epsilon"),
+            weight_decay: state.hyper("weight_decay"),
+        };
+        config.validate()?;
+        self.config = config;
+        self.state = state
+            .params
+            .iter()
+            .map(|(name, p)| {
+                let s = Moments {
+                    m: p.buffers[M].clone(),
+                    v: p.buffers[V].clone(),
+                    t: p.step,
+                };
+                (name.clone(), s)
+            })
+            .collect();
+        Ok(())
+    }
+}
+
+/// The hyperparameter called `key` (one of [`HYPER`]).
+fn hyper_value(c: &AdamConfig, key: &str) -> f64 {
+    match key {
+        "beta1" => c.beta1,
+        "beta2" => c.beta2,
+        "epsilon" => c.epsilon,
+        "weight_decay" => c.weight_decay,
+        _ => unreachable!("not an Adam hyperparameter: {key}"),
+    }
+}

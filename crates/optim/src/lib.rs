@@ -1,0 +1,206 @@
+//! gradtape-optim: the update rules of the CS231n Solver (`optim.py`) on flat
+//! `f64` slices, independent of the tape.
+//!
+//! Every optimizer implements [`Optimizer`]: [`Optimizer::update`] changes one
+//! named parameter in place from its gradient and keeps per-parameter state
+//! (velocity, cache, Adam moments) keyed by that name, exactly as the Solver
+//! keeps one config dict per parameter. The per-element arithmetic follows
+//! `optim.py` operation by operation, so the results match the NumPy
+//! reference up to the last bit (given the same `pow` from the C library).
+//!
+//! | rule            | type            | update                                              |
+//! |-----------------|-----------------|-----------------------------------------------------|
+//! | `sgd`           | [`Sgd`]         | `w -= lr * dw`                                      |
+//! | `sgd_momentum`  | [`SgdMomentum`] | `v = momentum * v - lr * dw; w += v`                |
+//! | `rmsprop`       | [`RmsProp`]     | `cache = d * cache + (1 - d) * dw²; w -= lr * dw / (√cache + eps)` |
+//! | `adam`          | [`Adam`]        | bias-corrected Adam, optional decoupled weight decay (AdamW) |
+//!
+//! All errors are [`gradtape_core::Error`] (re-exported as [`Error`]), mostly
+//! [`Error::InvalidArgument`] whose `op` is the rule name.
+//!
+//! ```
+//! use gradtape_optim::{build, Optimizer, UpdateRule};
+//! let rule: UpdateRule = "adam".parse().unwrap();
+//! let mut opt = build(rule, 1e-3).unwrap();
+//! let mut w = vec![1.0, -2.0, 3.0];
+//! opt.update("W1", &mut w, &[0.5, -0.5, 0.0]).unwrap();
+//! // The first bias-corrected Adam step moves each weight by about lr * sign(dw).
+//! assert!((w[0] - (1.0 - 1e-3)).abs() < 1e-10);
+//! assert!((w[1] - (-2.0 + 1e-3)).abs() < 1e-10);
+//! assert_eq!(w[2], 3.0);
+//! opt.decay_learning_rate(0.95).unwrap(); // once per epoch, as the Solver does
+//! assert!((opt.learning_rate() - 0.95e-3).abs() < 1e-18);
+//! ```
+
+// Errors are gradtape_core::Error so users have one error type; its size is
+// core's concern, and no error is built on the per-element hot path.
+#![allow(clippy::result_large_err)]
+#![warn(missing_docs)]
+
+mod adam;
+mod check;
+mod momentum;
+mod rmsprop;
+mod sgd;
+mod state;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use adam::{Adam, AdamConfig};
+pub use gradtape_core::{Error, Result};
+pub use momentum::{SgdMomentum, SgdMomentumConfig};
+pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use sgd::{Sgd, SgdConfig};
+pub use state::{OptimState, ParamState};
+
+/// An update rule that changes named parameters in place from their gradients.
+///
+/// Per-parameter state is created (zero-filled) the first time a name is
+/// seen and is looked up by `&str` afterwards, so every update after the
+/// first for a given name allocates nothing. All loops are plain sequential
+/// loops: the same inputs give bit-for-bit the same outputs.
+pub trait Optimizer: fmt::Debug {
+    /// Which update rule this is.
+    fn rule(&self) -> UpdateRule;
+
+    /// Updates one named parameter in place from its gradient; per-parameter
+    /// state is keyed by `name` and created on first use (the notebook keeps
+    /// a config per parameter).
+    ///
+    /// Errors (and leaves everything untouched) if `param` and `grad` differ
+    /// in length, or if `name` already has state of a different length.
+    fn update(&mut self, name: &str, param: &mut [f64], grad: &[f64]) -> Result<()>;
+
+    /// The current learning rate.
+    fn learning_rate(&self) -> f64;
+
+    /// Sets the learning rate; errors if it is negative, NaN or infinite.
+    fn set_learning_rate(&mut self, lr: f64) -> Result<()>;
+
+    /// Multiplies the learning rate by `factor` (the Solver calls this once
+    /// per epoch with `lr_decay`). Errors if `factor` is negative, NaN or
+    /// infinite, or if the product is not a valid learning rate.
+    fn decay_learning_rate(&mut self, factor: f64) -> Result<()> {
+        check::non_negative(self.rule().name(), "lr decay factor", factor)?;
+        self.set_learning_rate(self.learning_rate() * factor)
+    }
+
+    /// Forgets all per-parameter state (the next update of every name starts
+    /// from zeros); hyperparameters and the learning rate are kept.
+    fn clear_state(&mut self);
+
+    /// A snapshot of the hyperparameters and of all per-parameter state, for
+    /// checkpoints.
+    fn export_state(&self) -> OptimState;
+
+    /// Replaces hyperparameters and per-parameter state with a snapshot made
+    /// by [`Optimizer::export_state`] of the same rule.
+    ///
+    /// The snapshot is validated completely first (rule, hyperparameter names
+    /// and values, buffer names and lengths, step counts); on error nothing
+    /// changes.
+    fn import_state(&mut self, state: &OptimState) -> Result<()>;
+}
+
+/// The update rules of the CS231n `optim.py`, named as the Solver names them.
+///
+/// ```
+/// use gradtape_optim::UpdateRule;
+/// assert_eq!("sgd_momentum".parse::<UpdateRule>().unwrap(), UpdateRule::SgdMomentum);
+/// assert_eq!(UpdateRule::RmsProp.to_string(), "rmsprop");
+/// let err = "adamw".parse::<UpdateRule>().unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "update_rule: unknown update rule 'adamw'; expected one of sgd, sgd_momentum, rmsprop, adam"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UpdateRule {
+    /// Vanilla stochastic gradient descent, `"sgd"`.
+    Sgd,
+    /// SGD with momentum, `"sgd_momentum"`.
+    SgdMomentum,
+    /// RMSProp, `"rmsprop"`.
+    RmsProp,
+    /// Adam (with optional decoupled weight decay), `"adam"`.
+    Adam,
+}
+
+impl UpdateRule {
+    /// All rules, in the order `optim.py` defines them.
+    pub const ALL: [UpdateRule; 4] = [
+        UpdateRule::Sgd,
+        UpdateRule::SgdMomentum,
+        UpdateRule::RmsProp,
+        UpdateRule::Adam,
+    ];
+
+    /// The name used by `optim.py` and accepted by [`FromStr`].
+    pub fn name(self) -> &'static str {
+        match self {
+            UpdateRule::Sgd => "sgd",
+            UpdateRule::SgdMomentum => "sgd_momentum",
+            UpdateRule::RmsProp => "rmsprop",
+            UpdateRule::Adam => "adam",
+        }
+    }
+}
+
+impl fmt::Display for UpdateRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for UpdateRule {
+    type Err = Error;
+
+    /// Parses an exact `optim.py` name; anything else is an error listing the
+    /// valid names.
+    fn from_str(s: &str) -> Result<Self> {
+        UpdateRule::ALL
+            .into_iter()
+            .find(|rule| rule.name() == s)
+            .ok_or_else(|| {
+                let valid: Vec<&str> = UpdateRule::ALL.iter().map(|r| r.name()).collect();
+                Error::invalid(
+                    "update_rule",
+                    format!(
+                        "unknown update rule '{s}'; expected one of {}",
+                        valid.join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+/// Builds the optimizer for `rule` with the given learning rate and the
+/// `optim.py` defaults for every other hyperparameter, so a Solver can pick
+/// the rule by name.
+///
+/// ```
+/// use gradtape_optim::{build, Optimizer, UpdateRule};
+/// let mut opt = build("sgd".parse().unwrap(), 0.1).unwrap();
+/// let mut w = [1.0, 2.0];
+/// opt.update("b", &mut w, &[1.0, -1.0]).unwrap();
+/// assert_eq!(w, [0.9, 2.1]);
+/// assert!(build(UpdateRule::Adam, -1.0).is_err());
+/// ```
+pub fn build(rule: UpdateRule, learning_rate: f64) -> Result<Box<dyn Optimizer + Send>> {
+    Ok(match rule {
+        UpdateRule::Sgd => Box::new(Sgd::new(SgdConfig { learning_rate })?),
+        UpdateRule::SgdMomentum => Box::new(SgdMomentum::new(SgdMomentumConfig {
+            learning_rate,
+            ..SgdMomentumConfig::default()
+        })?),
+        UpdateRule::RmsProp => Box::new(RmsProp::new(RmsPropConfig {
+            learning_rate,
+            ..RmsPropConfig::default()
+        })?),
+        UpdateRule::Adam => Box::new(Adam::new(AdamConfig {
+            learning_rate,
+            ..AdamConfig::default()
+        })?),
+    })
+}
