@@ -4,6 +4,13 @@
 //! `examples/` are thin command-line wrappers around them, and the
 //! integration tests drive them on small inputs.
 
+pub mod cli;
 pub mod dropout_backward;
 pub mod dropout_forward;
 pub mod fc_gradcheck;
+pub mod final_run;
+pub mod progress;
+pub mod regularization;
+pub mod report;
+
+pub use report::RunSummary;

@@ -1,0 +1,166 @@
+//! Section 5: the notebook's final net on CIFAR-10: `[500, 500, 500]` with
+//! batchnorm and dropout, Adam with learning-rate decay, evaluated with the
+//! best validation epoch's parameters.
+
+use crate::progress::{attach, Output};
+use crate::RunSummary;
+use gradtape_core::{rng_from_seed, Result};
+use gradtape_data::Cifar10;
+use gradtape_nn::{FcConfig, FullyConnectedNet};
+use gradtape_optim::UpdateRule;
+use gradtape_plot::{plot_panels, Panel, Series};
+use gradtape_train::{check_accuracy, Solver, SolverOptions};
+use serde::Serialize;
+use std::path::Path;
+
+/// The final run's settings. [`FinalOptions::notebook`] is the notebook's
+/// exact configuration; [`Default`] is this project's tuned default (see
+/// the README for why and for both results).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FinalOptions {
+    /// Hidden layer widths.
+    pub hidden_dims: Vec<usize>,
+    /// Keep probability.
+    pub dropout: f64,
+    /// Weight initialisation scale.
+    pub weight_scale: f64,
+    /// Batchnorm after each hidden affine layer.
+    pub use_batchnorm: bool,
+    /// L2 strength.
+    pub reg: f64,
+    /// Epochs.
+    pub epochs: usize,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Adam's initial learning rate.
+    pub learning_rate: f64,
+    /// Learning-rate factor per epoch.
+    pub lr_decay: f64,
+    /// Seed for the net and the Solver.
+    pub seed: u64,
+}
+
+impl FinalOptions {
+    /// The notebook's configuration: `[500, 500, 500]`, dropout 0.5, weight
+    /// scale 1e-2, batchnorm, no L2, 20 epochs of batch 100, Adam 1e-3 with
+    /// decay 0.9.
+    pub fn notebook() -> Self {
+        FinalOptions {
+            hidden_dims: vec![500, 500, 500],
+            dropout: 0.5,
+            weight_scale: 1e-2,
+            use_batchnorm: true,
+            reg: 0.0,
+            epochs: 20,
+            batch_size: 100,
+            learning_rate: 1e-3,
+            lr_decay: 0.9,
+            seed: 0,
+        }
+    }
+}
+
+impl Default for FinalOptions {
+    fn default() -> Self {
+        FinalOptions::notebook()
+    }
+}
+
+/// What the final run produced.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FinalResult {
+    /// The settings used.
+    pub options: FinalOptions,
+    /// Histories and wall time.
+    pub run: RunSummary,
+    /// Accuracy of the restored best net on the whole validation split.
+    pub val_acc: f64,
+    /// Accuracy of the restored best net on the test split.
+    pub test_acc: f64,
+}
+
+/// Trains the final net on all of `data.train`, then scores the restored
+/// best net on the whole validation and test splits.
+pub fn run(data: &Cifar10, options: &FinalOptions, output: Output) -> Result<FinalResult> {
+    let net = FullyConnectedNet::new(FcConfig {
+        hidden_dims: options.hidden_dims.clone(),
+        dropout: options.dropout,
+        use_batchnorm: options.use_batchnorm,
+        reg: options.reg,
+        weight_scale: options.weight_scale,
+        seed: options.seed,
+        ..FcConfig::default()
+    })?;
+    let solver_options = SolverOptions {
+        num_epochs: options.epochs,
+        batch_size: options.batch_size,
+        update_rule: UpdateRule::Adam,
+        learning_rate: options.learning_rate,
+        lr_decay: options.lr_decay,
+        print_every: 100,
+        verbose: output.solver_verbose(),
+        seed: options.seed,
+        ..SolverOptions::default()
+    };
+    let mut solver = Solver::new(net, data.train.clone(), data.val.clone(), solver_options)?;
+    attach(&mut solver, output, "final net");
+    let start = std::time::Instant::now();
+    solver.train()?;
+    let seconds = start.elapsed().as_secs_f64();
+    let run = RunSummary::new("final net".into(), solver.history(), seconds);
+    let mut rng = rng_from_seed(options.seed);
+    let model = solver.model();
+    let val_acc = check_accuracy(model, &data.val, None, 100, &mut rng)?;
+    let test_acc = check_accuracy(model, &data.test, None, 100, &mut rng)?;
+    if output != Output::Quiet {
+        println!("Validation set accuracy: {val_acc}");
+        println!("Test set accuracy: {test_acc}");
+    }
+    Ok(FinalResult {
+        options: options.clone(),
+        run,
+        val_acc,
+        test_acc,
+    })
+}
+
+/// The notebook's second figure: train and validation accuracy per epoch
+/// with the dashed 0.55 target. Writes `final.png` and `.svg` in `dir`.
+pub fn plot(result: &FinalResult, dir: &Path) -> std::result::Result<(), gradtape_plot::PlotError> {
+    let run = &result.run;
+    plot_panels(
+        dir,
+        "final",
+        &[
+            Panel {
+                title: "Classification accuracy history".into(),
+                x_label: "Epoch".into(),
+                y_label: "Accuracy".into(),
+                series: vec![
+                    Series {
+                        label: "train".into(),
+                        values: run.train_acc_history.clone(),
+                    },
+                    Series {
+                        label: "val".into(),
+                        values: run.val_acc_history.clone(),
+                    },
+                ],
+                hline: Some((0.55, "0.55".into())),
+                y_range: None,
+            },
+            Panel {
+                title: "Training loss".into(),
+                x_label: "Epoch".into(),
+                y_label: "Loss (mean over the epoch)".into(),
+                series: vec![Series {
+                    label: "loss".into(),
+                    values: run.epoch_mean_loss(),
+                }],
+                hline: None,
+                y_range: None,
+            },
+        ],
+    )?;
+    Ok(())
+}
