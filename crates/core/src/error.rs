@@ -46,6 +46,13 @@ pub enum Error {
         what: &'static str,
         index: usize,
     },
+    /// An error raised while training, with the iteration it happened at.
+    #[error("iteration {iteration}: {source}")]
+    Training {
+        iteration: usize,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
