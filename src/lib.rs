@@ -3,8 +3,9 @@
 //!
 //! This facade re-exports the member crates so that `use gradtape::...` is all
 //! a user needs: the core (tensor, tape, ops, finite differences) at the top
-//! level, and [`nn`] (the fully connected net) and [`notebook`] (the
-//! notebook's sections) as modules.
+//! level, and the rest as modules: [`nn`] (the fully connected net),
+//! [`optim`] (Adam and friends), [`data`] (CIFAR-10), [`train`] (the
+//! Solver), [`plot`] (figures) and [`notebook`] (the notebook's sections).
 //!
 //! ```
 //! use gradtape::{Tape, Tensor};
@@ -17,5 +18,9 @@
 //! ```
 
 pub use gradtape_core::*;
+pub use gradtape_data as data;
 pub use gradtape_nn as nn;
 pub use gradtape_notebook as notebook;
+pub use gradtape_optim as optim;
+pub use gradtape_plot as plot;
+pub use gradtape_train as train;

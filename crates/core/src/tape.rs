@@ -13,6 +13,28 @@
 
 use crate::{Error, Result, Shape, Tensor};
 use smallvec::SmallVec;
+use std::time::{Duration, Instant};
+
+/// Where a tape's time went, per op name, when profiling is on
+/// ([`Tape::set_profiling`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Profile {
+    /// `(op, forward time, backward time, calls)`, in first-seen order.
+    pub ops: Vec<(&'static str, Duration, Duration, usize)>,
+}
+
+impl Profile {
+    fn entry(&mut self, op: &'static str) -> &mut (&'static str, Duration, Duration, usize) {
+        let i = match self.ops.iter().position(|e| e.0 == op) {
+            Some(i) => i,
+            None => {
+                self.ops.push((op, Duration::ZERO, Duration::ZERO, 0));
+                self.ops.len() - 1
+            }
+        };
+        &mut self.ops[i]
+    }
+}
 
 /// A handle to a node on a [`Tape`]. Cheap to copy; valid until the next
 /// [`Tape::reset`] (parameters stay valid for the tape's whole life).
@@ -106,6 +128,9 @@ pub struct Tape {
     detect_anomaly: bool,
     /// Buffers of dropped nodes, reused by [`Tape::alloc`].
     pool: Vec<Vec<f64>>,
+    /// Per-op timings, and when the last op was recorded (an op's forward
+    /// time is the time since the previous record).
+    profile: Option<(Profile, Instant)>,
 }
 
 impl Default for Tape {
@@ -126,6 +151,7 @@ impl Tape {
             grad_enabled: true,
             detect_anomaly: false,
             pool: Vec::new(),
+            profile: None,
         }
     }
 
@@ -180,6 +206,9 @@ impl Tape {
             self.pool.drain(..self.pool.len() - keep);
         }
         self.generation = self.generation.wrapping_add(1).max(1);
+        if let Some((_, last)) = self.profile.as_mut() {
+            *last = Instant::now();
+        }
     }
 
     /// Number of nodes on the tape (parameters included).
@@ -262,6 +291,18 @@ impl Tape {
     /// [`Error::NonFinite`] naming the op, its node and its shape.
     pub fn set_detect_anomaly(&mut self, on: bool) {
         self.detect_anomaly = on;
+    }
+
+    /// Turns per-op timing on (from now) or off. An op's forward time is
+    /// measured from the previous op's record (or the last reset) to its own,
+    /// so time the caller spends between ops is charged to the next op.
+    pub fn set_profiling(&mut self, on: bool) {
+        self.profile = on.then(|| (Profile::default(), Instant::now()));
+    }
+
+    /// The timings gathered since profiling was turned on.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref().map(|(p, _)| p)
     }
 
     /// The value of a node.
@@ -402,6 +443,13 @@ impl Tape {
                 });
             }
         }
+        if let Some((profile, last)) = self.profile.as_mut() {
+            let now = Instant::now();
+            let e = profile.entry(op);
+            e.1 += now - *last;
+            e.3 += 1;
+            *last = now;
+        }
         let requires_grad =
             self.grad_enabled && inputs.iter().any(|v| self.nodes[v.index()].requires_grad);
         let backward: Option<BackwardFn> = if requires_grad {
@@ -488,7 +536,11 @@ impl Tape {
                 values: &self.values,
                 grad_out,
             };
+            let started = self.profile.is_some().then(Instant::now);
             backward(&ctx, &mut Grads { slots: lo });
+            if let (Some(t), Some((profile, _))) = (started, self.profile.as_mut()) {
+                profile.entry(node.op).2 += t.elapsed();
+            }
             if self.detect_anomaly {
                 for v in &node.inputs {
                     if let Some(g) = lo[v.index()].as_ref() {
