@@ -155,7 +155,8 @@ pub fn plot(result: &FinalResult, dir: &Path) -> std::result::Result<(), gradtap
                 y_label: "Loss (mean over the epoch)".into(),
                 series: vec![Series {
                     label: "loss".into(),
-                    values: run.epoch_mean_loss(),
+                    // x = epoch k holds the mean loss of epoch k (no point at 0).
+                    values: std::iter::once(f64::NAN).chain(run.epoch_mean_loss()).collect(),
                 }],
                 hline: None,
                 y_range: None,
