@@ -8,9 +8,9 @@ use crate::Shape;
 /// ```
 /// use gradtape_core::{Tape, Tensor, Error};
 /// let mut tape = Tape::new();
+/// let w = tape.param(Tensor::zeros(&[16, 20])).unwrap();
+/// let b = tape.param(Tensor::zeros(&[20])).unwrap();
 /// let x = tape.input(Tensor::zeros(&[2, 15]));
-/// let w = tape.param(Tensor::zeros(&[16, 20]));
-/// let b = tape.param(Tensor::zeros(&[20]));
 /// let err = tape.affine(x, w, b).unwrap_err();
 /// assert_eq!(err.to_string(), "affine: x is (2, 15) but w is (16, 20)");
 /// assert!(matches!(err, Error::ShapeMismatch { op: "affine", .. }));

@@ -11,9 +11,9 @@ impl Tape {
     /// ```
     /// use gradtape_core::{Tape, Tensor};
     /// let mut t = Tape::new();
-    /// let x = t.input(Tensor::ones(&[2, 3, 2]));          // read as (2, 6)
     /// let w = t.param(Tensor::full(&[6, 4], 0.5)).unwrap();
     /// let b = t.param(Tensor::full(&[4], 1.0)).unwrap();
+    /// let x = t.input(Tensor::ones(&[2, 3, 2])); // read as (2, 6)
     /// let y = t.affine(x, w, b).unwrap();
     /// assert_eq!(t.value(y).unwrap().dims(), &[2, 4]);
     /// assert_eq!(t.value(y).unwrap().at(&[1, 3]), 4.0); // 6 * 0.5 + 1

@@ -1,0 +1,145 @@
+//! One training step of the notebook's final net (3072-500-500-500-10,
+//! batchnorm, dropout keep 0.5, batch 100, forward + backward + Adam), timed
+//! like ../shared/bench/numpy_step.py and printed in its format, then a
+//! breakdown of where the step's time goes, and a sweep over batch size and
+//! hidden width.
+//!
+//! cargo bench --bench step [-- --steps 100 --sweep]
+//!
+//! benches/compare_numpy.sh runs this beside numpy in the same run and prints
+//! the ratio.
+
+use gradtape::nn::{FcConfig, FullyConnectedNet, Model};
+use gradtape::optim::{build, Optimizer, UpdateRule};
+use gradtape::{rng_from_seed, RngExt, Tensor};
+use std::time::{Duration, Instant};
+
+const DIMS: [usize; 5] = [3072, 500, 500, 500, 10];
+
+struct Bench {
+    net: FullyConnectedNet,
+    opt: Box<dyn Optimizer + Send>,
+    pool: Vec<(Tensor, Vec<usize>)>,
+}
+
+impl Bench {
+    fn new(batch: usize, hidden: usize) -> Self {
+        let net = FullyConnectedNet::new(FcConfig {
+            hidden_dims: vec![hidden; 3],
+            dropout: 0.5,
+            use_batchnorm: true,
+            weight_scale: (2.0f64 / 3072.0).sqrt(),
+            ..FcConfig::default()
+        })
+        .expect("valid config");
+        let mut rng = rng_from_seed(0);
+        let pool = (0..8)
+            .map(|_| {
+                let x = Tensor::randn(&[batch, 3, 32, 32], &mut rng);
+                let y = (0..batch).map(|_| rng.random_range(0..10)).collect();
+                (x, y)
+            })
+            .collect();
+        let opt = build(UpdateRule::Adam, 1e-3).expect("valid lr");
+        Bench { net, opt, pool }
+    }
+
+    /// One step; returns (loss, forward+backward time, Adam time).
+    fn step(&mut self, i: usize) -> (f64, Duration, Duration) {
+        let (x, y) = &self.pool[i % self.pool.len()];
+        let t0 = Instant::now();
+        let loss = self.net.train_loss(x, y).expect("step");
+        let t1 = Instant::now();
+        let opt = &mut self.opt;
+        self.net
+            .update_params(&mut |n, w, g| opt.update(n, w, g))
+            .expect("update");
+        (loss, t1 - t0, t1.elapsed())
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn time_steps(b: &mut Bench, warmup: usize, steps: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>, f64) {
+    for i in 0..warmup {
+        b.step(i);
+    }
+    let (mut total, mut fb, mut adam) = (vec![], vec![], vec![]);
+    let mut loss = 0.0;
+    for i in 0..steps {
+        let t = Instant::now();
+        let (l, f, a) = b.step(i);
+        total.push(t.elapsed().as_secs_f64());
+        fb.push(f.as_secs_f64());
+        adam.push(a.as_secs_f64());
+        loss = l;
+    }
+    (total, fb, adam, loss)
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let steps = arg("--steps", 100);
+    let mut b = Bench::new(100, 500);
+    let (total, fb, adam, loss) = time_steps(&mut b, 10, steps);
+    let med = median(total.clone());
+    let gemm_flops =
+        2.0 * 100.0 * (0..4).map(|i| (DIMS[i] * DIMS[i + 1]) as f64).sum::<f64>() * 2.0
+            + 2.0 * 100.0 * (1..4).map(|i| (DIMS[i] * DIMS[i + 1]) as f64).sum::<f64>();
+    println!(
+        "TRAIN\tgradtape\tfloat64\tmedian_s={med:.6}\tmean_s={:.6}\tmin_s={:.6}\tepoch_s={:.2}\tgemm_GFLOPs={:.2}\tloss={loss:.4}",
+        total.iter().sum::<f64>() / total.len() as f64,
+        total.iter().copied().fold(f64::INFINITY, f64::min),
+        med * 490.0,
+        gemm_flops / med / 1e9,
+    );
+    println!(
+        "# step {:.2} ms = forward+backward {:.2} ms + Adam {:.2} ms (medians)",
+        med * 1e3,
+        median(fb) * 1e3,
+        median(adam) * 1e3
+    );
+
+    // Where forward + backward time goes, per op.
+    b.net.tape_mut().set_profiling(true);
+    let n = 20;
+    for i in 0..n {
+        b.step(i);
+    }
+    let profile = b.net.tape_mut().profile().cloned().unwrap_or_default();
+    println!("# per-op time over {n} steps, ms per step (forward / backward / calls per step)");
+    for (op, f, bw, calls) in &profile.ops {
+        println!(
+            "#   {op:<22} {:>7.3} / {:>7.3} / {}",
+            f.as_secs_f64() * 1e3 / n as f64,
+            bw.as_secs_f64() * 1e3 / n as f64,
+            calls / n
+        );
+    }
+    b.net.tape_mut().set_profiling(false);
+
+    if std::env::args().any(|a| a == "--sweep") {
+        println!("# sweep: median step time (ms) against batch size (hidden 500) and hidden width (batch 100)");
+        for batch in [10, 50, 100, 500, 1000] {
+            let mut b = Bench::new(batch, 500);
+            let (t, ..) = time_steps(&mut b, 3, 15);
+            println!("SWEEP\tbatch\t{batch}\t{:.3}", median(t) * 1e3);
+        }
+        for hidden in [100, 500, 1000, 2000] {
+            let mut b = Bench::new(100, hidden);
+            let (t, ..) = time_steps(&mut b, 3, 15);
+            println!("SWEEP\thidden\t{hidden}\t{:.3}", median(t) * 1e3);
+        }
+    }
+}
