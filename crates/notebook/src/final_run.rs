@@ -11,7 +11,7 @@ use gradtape_optim::UpdateRule;
 use gradtape_plot::{plot_panels, Panel, Series};
 use gradtape_train::{check_accuracy, Solver, SolverOptions};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The final run's settings. [`FinalOptions::notebook`] is the notebook's
 /// exact configuration; [`Default`] is this project's tuned default (see
@@ -61,8 +61,14 @@ impl FinalOptions {
 }
 
 impl Default for FinalOptions {
+    /// The notebook's configuration with keep probability 0.75 instead of
+    /// 0.5. On the shared (JPEG-recompressed) CIFAR-10 copy the notebook's
+    /// exact settings reach about 0.556 validation accuracy, at the edge of
+    /// the 0.55 target; with keep 0.5 the net still underfits after 20
+    /// epochs (train accuracy ~0.65), and keeping 0.75 of the units gave
+    /// 0.568 / 0.573 validation accuracy on seeds 0 / 1 in the same time.
     fn default() -> Self {
-        FinalOptions::notebook()
+        FinalOptions { dropout: 0.75, ..FinalOptions::notebook() }
     }
 }
 
@@ -79,10 +85,22 @@ pub struct FinalResult {
     pub test_acc: f64,
 }
 
-/// Trains the final net on all of `data.train`, then scores the restored
-/// best net on the whole validation and test splits.
-pub fn run(data: &Cifar10, options: &FinalOptions, output: Output) -> Result<FinalResult> {
-    let net = FullyConnectedNet::new(FcConfig {
+/// Checkpoints of the final run: where to save one at every epoch end, and
+/// which one to resume from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Checkpointing {
+    /// A training checkpoint is written here (atomically) after every epoch.
+    pub save: Option<PathBuf>,
+    /// The run continues from this training checkpoint.
+    pub resume: Option<PathBuf>,
+}
+
+/// An error of a checkpointed run: training, or a checkpoint.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The net [`run`] trains for `options`.
+pub fn net_config(options: &FinalOptions) -> FcConfig {
+    FcConfig {
         hidden_dims: options.hidden_dims.clone(),
         dropout: options.dropout,
         use_batchnorm: options.use_batchnorm,
@@ -90,7 +108,32 @@ pub fn run(data: &Cifar10, options: &FinalOptions, output: Output) -> Result<Fin
         weight_scale: options.weight_scale,
         seed: options.seed,
         ..FcConfig::default()
-    })?;
+    }
+}
+
+/// Trains the final net on all of `data.train`, then scores the restored
+/// best net on the whole validation and test splits.
+pub fn run(data: &Cifar10, options: &FinalOptions, output: Output) -> Result<FinalResult> {
+    run_checkpointed(data, options, output, &Checkpointing::default()).map_err(|e| {
+        match e.downcast::<gradtape_core::Error>() {
+            Ok(e) => *e,
+            // Without checkpoints every error is a training error.
+            Err(e) => gradtape_core::Error::invalid("final_run", e.to_string()),
+        }
+    })
+}
+
+/// [`run`], resuming from `checkpoints.resume` if set and saving a training
+/// checkpoint to `checkpoints.save` at the end of every epoch if set. A
+/// resumed run gives the same histories, parameters and accuracies as one
+/// that never stopped (its wall times aside).
+pub fn run_checkpointed(
+    data: &Cifar10,
+    options: &FinalOptions,
+    output: Output,
+    checkpoints: &Checkpointing,
+) -> std::result::Result<FinalResult, BoxError> {
+    let net = FullyConnectedNet::new(net_config(options))?;
     let solver_options = SolverOptions {
         num_epochs: options.epochs,
         batch_size: options.batch_size,
@@ -103,9 +146,26 @@ pub fn run(data: &Cifar10, options: &FinalOptions, output: Output) -> Result<Fin
         ..SolverOptions::default()
     };
     let mut solver = Solver::new(net, data.train.clone(), data.val.clone(), solver_options)?;
+    if let Some(path) = &checkpoints.resume {
+        let state = gradtape_checkpoint::resume_solver(path, &mut solver)?;
+        if output != Output::Quiet {
+            println!(
+                "resumed from {} at epoch {} (iteration {})",
+                path.display(),
+                state.progress.epoch,
+                state.progress.iteration
+            );
+        }
+    }
     attach(&mut solver, output, "final net");
     let start = std::time::Instant::now();
-    solver.train()?;
+    for epoch in solver.epoch() + 1..=options.epochs {
+        solver.train_until_epoch(epoch)?;
+        if let Some(path) = &checkpoints.save {
+            gradtape_checkpoint::save_solver(path, &solver)?;
+        }
+    }
+    solver.finish()?;
     let seconds = start.elapsed().as_secs_f64();
     let run = RunSummary::new("final net".into(), solver.history(), seconds);
     let mut rng = rng_from_seed(options.seed);
