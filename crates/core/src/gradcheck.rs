@@ -16,9 +16,20 @@ use crate::{rng_from_seed, Error, Result, Tape, Tensor, Var};
 /// assert_eq!(x.data(), &[1.0, 2.0]);
 /// ```
 pub fn eval_numerical_gradient(
-    mut f: impl FnMut(&Tensor) -> Result<f64>,
+    f: impl FnMut(&Tensor) -> Result<f64>,
     x: &mut Tensor,
     h: f64,
+) -> Result<Tensor> {
+    centered_differences(x, h, f, |plus, minus| Ok(plus - minus))
+}
+
+/// For each element of `x`: evaluates `f` at `x + h e_i` and `x - h e_i`,
+/// puts the element back exactly, and stores `diff(plus, minus) / 2h`.
+fn centered_differences<T>(
+    x: &mut Tensor,
+    h: f64,
+    mut f: impl FnMut(&Tensor) -> Result<T>,
+    diff: impl Fn(T, T) -> Result<f64>,
 ) -> Result<Tensor> {
     let mut grad = Tensor::zeros(x.dims());
     for i in 0..x.len() {
@@ -28,7 +39,7 @@ pub fn eval_numerical_gradient(
         x.data_mut()[i] = old - h;
         let minus = f(x);
         x.data_mut()[i] = old;
-        grad.data_mut()[i] = (plus? - minus?) / (2.0 * h);
+        grad.data_mut()[i] = diff(plus?, minus?)? / (2.0 * h);
     }
     Ok(grad)
 }
@@ -44,20 +55,12 @@ pub fn eval_numerical_gradient(
 /// assert!((g.data()[1] - 30.0).abs() < 1e-6);
 /// ```
 pub fn eval_numerical_gradient_array(
-    mut f: impl FnMut(&Tensor) -> Result<Tensor>,
+    f: impl FnMut(&Tensor) -> Result<Tensor>,
     x: &mut Tensor,
     dout: &Tensor,
     h: f64,
 ) -> Result<Tensor> {
-    let mut grad = Tensor::zeros(x.dims());
-    for i in 0..x.len() {
-        let old = x.data()[i];
-        x.data_mut()[i] = old + h;
-        let plus = f(x);
-        x.data_mut()[i] = old - h;
-        let minus = f(x);
-        x.data_mut()[i] = old;
-        let (plus, minus) = (plus?, minus?);
+    centered_differences(x, h, f, |plus: Tensor, minus: Tensor| {
         if plus.shape() != dout.shape() {
             return Err(Error::shapes(
                 "eval_numerical_gradient_array",
@@ -67,16 +70,9 @@ pub fn eval_numerical_gradient_array(
                 dout.shape(),
             ));
         }
-        let dot: f64 = plus
-            .data()
-            .iter()
-            .zip(minus.data())
-            .zip(dout.data())
-            .map(|((p, m), d)| (p - m) * d)
-            .sum();
-        grad.data_mut()[i] = dot / (2.0 * h);
-    }
-    Ok(grad)
+        let pairs = plus.data().iter().zip(minus.data()).zip(dout.data());
+        Ok(pairs.map(|((p, m), d)| (p - m) * d).sum())
+    })
 }
 
 /// `max(|a - b| / max(1e-8, |a| + |b|))` over all elements: the course's
