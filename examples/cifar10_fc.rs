@@ -3,9 +3,18 @@
 //! validation and test accuracy of the best epoch and writes final.png/.svg.
 //!
 //! cargo run --release --example cifar10_fc -- [--notebook-config] [--epochs N] [--seed N]
+//!     [--save run.safetensors] [--resume run.safetensors]
+//!
+//! With `--save PATH` a training checkpoint (safetensors: net, Adam state,
+//! the Solver's position, generators, histories and best net) replaces PATH
+//! atomically at the end of every epoch. `--resume PATH` continues such a
+//! run from its last saved epoch, bit for bit as if it had not stopped; pass
+//! the same flags as the saved run (a larger --epochs trains further).
+//! `cargo run --release --example evaluate -- PATH` scores a checkpoint on
+//! the test split without training.
 
 use clap::Parser;
-use gradtape::notebook::cli::{CommonArgs, FinalArgs};
+use gradtape::notebook::cli::{CheckpointArgs, CommonArgs, FinalArgs};
 use gradtape::notebook::final_run;
 use gradtape::notebook::progress::Output;
 use gradtape::notebook::report::write_json;
@@ -18,14 +27,29 @@ struct Args {
     common: CommonArgs,
     #[command(flatten)]
     net: FinalArgs,
+    #[command(flatten)]
+    checkpoint: CheckpointArgs,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
+    // Errors in full sentences (their Display), not as Debug structs.
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args = Args::parse();
     let data = args.common.load()?;
     let options = args.net.options(args.common.seed);
     println!("final net: {options:?}");
-    let result = final_run::run(&data, &options, Output::choose(args.common.quiet))?;
+    let result = final_run::run_checkpointed(
+        &data,
+        &options,
+        Output::choose(args.common.quiet),
+        &args.checkpoint.checkpointing(),
+    )?;
     println!(
         "val {:.4} test {:.4} in {:.1} s ({:.2} s per epoch)",
         result.val_acc,
@@ -37,5 +61,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let json = write_json(&args.common.out, "cifar10_fc.json", &result)?;
     println!("figure: {}", args.common.out.join("final.png").display());
     println!("results: {}", json.display());
+    if let Some(path) = &args.checkpoint.save {
+        println!("checkpoint: {}", path.display());
+    }
     Ok(())
 }

@@ -5,7 +5,8 @@
 //! a user needs: the core (tensor, tape, ops, finite differences) at the top
 //! level, and the rest as modules: [`nn`] (the fully connected net),
 //! [`optim`] (Adam and friends), [`data`] (CIFAR-10), [`train`] (the
-//! Solver), [`plot`] (figures) and [`notebook`] (the notebook's sections).
+//! Solver), [`checkpoint`] (safetensors checkpoints and exact resume),
+//! [`plot`] (figures) and [`notebook`] (the notebook's sections).
 //!
 //! ```
 //! use gradtape::{Tape, Tensor};
@@ -17,6 +18,7 @@
 //! assert_eq!(tape.grad(x).unwrap().data(), &[1.0, 0.0, 1.0]);
 //! ```
 
+pub use gradtape_checkpoint as checkpoint;
 pub use gradtape_core::*;
 pub use gradtape_data as data;
 pub use gradtape_nn as nn;

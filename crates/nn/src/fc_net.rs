@@ -292,4 +292,16 @@ impl Model for FullyConnectedNet {
         self.batchnorm.clone_from(&state.batchnorm);
         Ok(())
     }
+
+    fn rng_state(&self) -> Option<Rng> {
+        Some(self.dropout_rng.clone())
+    }
+
+    fn set_rng_state(&mut self, rng: Rng) {
+        self.dropout_rng = rng;
+    }
+
+    fn set_detect_anomaly(&mut self, on: bool) {
+        self.tape.set_detect_anomaly(on);
+    }
 }

@@ -1,6 +1,6 @@
 //! What a Solver needs from a model, and a snapshot of a model's state.
 
-use gradtape_core::{BatchNormStats, Result, Tensor};
+use gradtape_core::{BatchNormStats, Result, Rng, Tensor};
 
 /// A copy of everything a trained net carries: its parameters by name and
 /// its batchnorm running statistics, one per batchnorm layer.
@@ -35,4 +35,20 @@ pub trait Model {
     /// Puts a snapshot back; checks every name and shape before changing
     /// anything.
     fn restore(&mut self, state: &NetState) -> Result<()>;
+
+    /// The model's own random stream (dropout masks), for an exact resume;
+    /// `None` (the default) for a model that draws no random numbers.
+    fn rng_state(&self) -> Option<Rng> {
+        None
+    }
+
+    /// Continues the model's random stream from a state given by
+    /// [`Model::rng_state`]. The default does nothing.
+    fn set_rng_state(&mut self, _rng: Rng) {}
+
+    /// Turns the tape's anomaly detection on or off: with it on, the first
+    /// op whose value or gradient is NaN or infinite fails with
+    /// [`gradtape_core::Error::NonFinite`] naming the op. The default does
+    /// nothing (a model without a tape).
+    fn set_detect_anomaly(&mut self, _on: bool) {}
 }

@@ -1,6 +1,6 @@
 //! Flags the data-driven examples share.
 
-use crate::final_run::FinalOptions;
+use crate::final_run::{Checkpointing, FinalOptions};
 use clap::Args;
 use gradtape_data::{find_cifar10_dir, get_cifar10_data, Cifar10};
 use std::path::PathBuf;
@@ -77,5 +77,31 @@ impl FinalArgs {
             o.hidden_dims = h.clone();
         }
         o
+    }
+}
+
+/// `--save` and `--resume` for a long training run.
+#[derive(Args, Clone, Debug, Default)]
+pub struct CheckpointArgs {
+    /// Write a training checkpoint (safetensors) here at the end of every
+    /// epoch, replacing the previous one atomically: an interrupted run
+    /// loses at most the epoch it was in.
+    #[arg(long, value_name = "PATH")]
+    pub save: Option<PathBuf>,
+    /// Continue the run saved in this training checkpoint (from the end of
+    /// its last epoch), exactly as if it had not stopped. Pass the flags the
+    /// saved run had (the net's configuration must match; --epochs may be
+    /// larger, to train further).
+    #[arg(long, value_name = "PATH")]
+    pub resume: Option<PathBuf>,
+}
+
+impl CheckpointArgs {
+    /// What the final run should save and resume.
+    pub fn checkpointing(&self) -> Checkpointing {
+        Checkpointing {
+            save: self.save.clone(),
+            resume: self.resume.clone(),
+        }
     }
 }

@@ -68,7 +68,10 @@ impl Default for FinalOptions {
     /// epochs (train accuracy ~0.65), and keeping 0.75 of the units gave
     /// 0.568 / 0.573 validation accuracy on seeds 0 / 1 in the same time.
     fn default() -> Self {
-        FinalOptions { dropout: 0.75, ..FinalOptions::notebook() }
+        FinalOptions {
+            dropout: 0.75,
+            ..FinalOptions::notebook()
+        }
     }
 }
 
@@ -216,7 +219,9 @@ pub fn plot(result: &FinalResult, dir: &Path) -> std::result::Result<(), gradtap
                 series: vec![Series {
                     label: "loss".into(),
                     // x = epoch k holds the mean loss of epoch k (no point at 0).
-                    values: std::iter::once(f64::NAN).chain(run.epoch_mean_loss()).collect(),
+                    values: std::iter::once(f64::NAN)
+                        .chain(run.epoch_mean_loss())
+                        .collect(),
                 }],
                 hline: None,
                 y_range: None,

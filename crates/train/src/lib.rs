@@ -6,4 +6,4 @@ mod dataset;
 mod solver;
 
 pub use dataset::{Dataset, InMemory};
-pub use solver::{check_accuracy, Event, History, Solver, SolverOptions};
+pub use solver::{check_accuracy, Event, History, Solver, SolverOptions, SolverProgress};

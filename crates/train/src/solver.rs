@@ -3,7 +3,7 @@
 use crate::Dataset;
 use gradtape_core::{rng_from_seed, Error, Result, Rng, RngExt, Tensor};
 use gradtape_nn::{Model, NetState};
-use gradtape_optim::{build, Optimizer, UpdateRule};
+use gradtape_optim::{build, OptimState, Optimizer, UpdateRule};
 use std::time::Instant;
 
 /// The Solver's options, with the course's defaults (SGD at 1e-2, 10 epochs,
@@ -31,6 +31,11 @@ pub struct SolverOptions {
     pub num_val_samples: Option<usize>,
     /// Fixes the minibatches and the accuracy subsamples.
     pub seed: u64,
+    /// Turns on the model's anomaly detection ([`Model::set_detect_anomaly`]):
+    /// the first op whose value or gradient is NaN or infinite stops training
+    /// with [`Error::Training`] wrapping [`Error::NonFinite`], which names the
+    /// op. Off by default (it scans every value and gradient).
+    pub detect_anomaly: bool,
 }
 
 impl Default for SolverOptions {
@@ -46,6 +51,7 @@ impl Default for SolverOptions {
             num_train_samples: 1000,
             num_val_samples: None,
             seed: 0,
+            detect_anomaly: false,
         }
     }
 }
@@ -63,6 +69,58 @@ pub struct History {
     pub epoch_seconds: Vec<f64>,
     /// The best validation accuracy seen.
     pub best_val_acc: f64,
+}
+
+/// Where a [`Solver`] stands between two epochs: with the model's
+/// [`NetState`] and the optimizer's [`gradtape_optim::OptimState`], everything
+/// [`Solver::resume_from`] needs to continue exactly as if training had never
+/// stopped (same minibatches, same dropout masks, same accuracy subsamples,
+/// so the same losses and parameters bit for bit).
+///
+/// Both generators are kept whole (a PCG-64 state is 128 bits), rather than
+/// re-derived by counting draws: `random_range` rejects and redraws, so the
+/// number of draws is not a function of the number of calls.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SolverProgress {
+    /// Updates done so far.
+    pub iteration: usize,
+    /// Epochs completed; `iteration == epoch * iterations_per_epoch`.
+    pub epoch: usize,
+    /// Updates per epoch of the run that made this (training examples /
+    /// batch size, at least 1).
+    pub iterations_per_epoch: usize,
+    /// The minibatch size of that run.
+    pub batch_size: usize,
+    /// How many training examples that run had.
+    pub num_train: usize,
+    /// The Solver's generator (minibatches, accuracy subsamples) as it stands.
+    pub rng: Rng,
+    /// The model's own generator (dropout masks), if it has one
+    /// ([`Model::rng_state`]).
+    pub model_rng: Option<Rng>,
+    /// The histories so far, `best_val_acc` included.
+    pub history: History,
+    /// Parameters and running statistics of the best validation epoch so
+    /// far (`None` before the first accuracy check).
+    pub best: Option<NetState>,
+}
+
+impl SolverProgress {
+    /// How many accuracy checks a run has made after `iteration` updates
+    /// with `iterations_per_epoch` updates per epoch: one after the first
+    /// update, then one at every epoch end (the first update's check is the
+    /// first epoch's when an epoch is one update long).
+    pub fn expected_checks(iteration: usize, iterations_per_epoch: usize) -> usize {
+        let ipe = iterations_per_epoch.max(1);
+        let epochs = iteration / ipe;
+        if iteration == 0 {
+            0
+        } else if ipe > 1 {
+            1 + epochs
+        } else {
+            epochs
+        }
+    }
 }
 
 /// Progress, reported to an observer as training goes (to drive a progress
@@ -114,11 +172,13 @@ pub struct Solver<M: Model, D: Dataset> {
     history: History,
     best: Option<NetState>,
     observer: Option<Box<dyn FnMut(&Event)>>,
+    /// Updates done so far (training resumes from here).
+    iteration: usize,
 }
 
 impl<M: Model, D: Dataset> Solver<M, D> {
     /// Checks the options against the data and builds the optimizer.
-    pub fn new(model: M, train: D, val: D, options: SolverOptions) -> Result<Self> {
+    pub fn new(mut model: M, train: D, val: D, options: SolverOptions) -> Result<Self> {
         const OP: &str = "Solver";
         if options.batch_size == 0 {
             return Err(Error::invalid(OP, "batch_size is 0"));
@@ -156,6 +216,9 @@ impl<M: Model, D: Dataset> Solver<M, D> {
             ));
         }
         let optimizer = build(options.update_rule, options.learning_rate)?;
+        if options.detect_anomaly {
+            model.set_detect_anomaly(true);
+        }
         Ok(Solver {
             rng: rng_from_seed(options.seed),
             model,
@@ -166,6 +229,7 @@ impl<M: Model, D: Dataset> Solver<M, D> {
             history: History::default(),
             best: None,
             observer: None,
+            iteration: 0,
         })
     }
 
@@ -177,6 +241,31 @@ impl<M: Model, D: Dataset> Solver<M, D> {
     /// The model (after [`Solver::train`], the best one).
     pub fn model(&mut self) -> &mut M {
         &mut self.model
+    }
+
+    /// The model, read-only (to snapshot it for a checkpoint).
+    pub fn model_ref(&self) -> &M {
+        &self.model
+    }
+
+    /// The options the Solver was built with.
+    pub fn options(&self) -> &SolverOptions {
+        &self.options
+    }
+
+    /// Updates done so far.
+    pub fn iteration(&self) -> usize {
+        self.iteration
+    }
+
+    /// Epochs completed so far.
+    pub fn epoch(&self) -> usize {
+        self.iteration / self.iterations_per_epoch()
+    }
+
+    /// Updates per epoch: training examples / batch size, at least 1.
+    pub fn iterations_per_epoch(&self) -> usize {
+        (self.train.len() / self.options.batch_size).max(1)
     }
 
     /// The model, giving up the Solver.
@@ -200,22 +289,61 @@ impl<M: Model, D: Dataset> Solver<M, D> {
         }
     }
 
-    /// Runs the whole optimisation, then restores the best model.
+    /// Runs the whole optimisation (from where it stands: the start, or the
+    /// epoch a [`Solver::resume_from`] put it at), then restores the best
+    /// model: [`Solver::train_until_epoch`] up to `num_epochs`, then
+    /// [`Solver::finish`].
     pub fn train(&mut self) -> Result<()> {
+        self.train_until_epoch(self.options.num_epochs)?;
+        self.finish()
+    }
+
+    /// Puts the best validation epoch's parameters and batchnorm statistics
+    /// back into the model (nothing to do before the first accuracy check).
+    pub fn finish(&mut self) -> Result<()> {
+        if let Some(best) = self.best.as_ref() {
+            self.model.restore(best)?;
+        }
+        Ok(())
+    }
+
+    /// Trains from where the Solver stands up to the end of epoch
+    /// `last_epoch` (1-based; at most `num_epochs`) and stops there, without
+    /// restoring the best model. Calling it for epochs 1, 2, ...,
+    /// `num_epochs` in turn (checkpointing between calls, say) does exactly
+    /// what one [`Solver::train`] does, bit for bit; so does stopping, saving
+    /// [`Solver::progress`], and resuming in another process. A `last_epoch`
+    /// already reached does nothing.
+    pub fn train_until_epoch(&mut self, last_epoch: usize) -> Result<()> {
+        if last_epoch > self.options.num_epochs {
+            return Err(Error::invalid(
+                "Solver::train_until_epoch",
+                format!(
+                    "epoch {last_epoch} is past num_epochs = {}",
+                    self.options.num_epochs
+                ),
+            ));
+        }
         let n = self.train.len();
         let bs = self.options.batch_size;
-        let iterations_per_epoch = (n / bs).max(1);
+        let iterations_per_epoch = self.iterations_per_epoch();
         let num_iterations = self.options.num_epochs * iterations_per_epoch;
+        let stop = last_epoch * iterations_per_epoch;
+        if self.iteration >= stop {
+            return Ok(());
+        }
         let mut dims = vec![bs];
         dims.extend(self.train.example_dims());
         let mut x = Tensor::zeros(&dims);
         let mut y = Vec::with_capacity(bs);
         let mut indices = vec![0; bs];
-        let mut epoch = 0;
+        let mut epoch = self.iteration / iterations_per_epoch;
         let mut epoch_start = Instant::now();
-        self.history.best_val_acc = f64::NEG_INFINITY;
+        if self.iteration == 0 {
+            self.history.best_val_acc = f64::NEG_INFINITY;
+        }
 
-        for t in 0..num_iterations {
+        for t in self.iteration..stop {
             indices
                 .iter_mut()
                 .for_each(|i| *i = self.rng.random_range(0..n));
@@ -251,12 +379,138 @@ impl<M: Model, D: Dataset> Solver<M, D> {
                 self.optimizer.decay_learning_rate(self.options.lr_decay)?;
             }
             if t == 0 || t + 1 == num_iterations || epoch_end {
-                self.check_and_record(epoch, epoch_end, &mut epoch_start)?;
+                self.check_and_record(epoch, epoch_end, &mut epoch_start)
+                    .map_err(at)?;
+            }
+            self.iteration = t + 1;
+        }
+        Ok(())
+    }
+
+    /// Where training stands, for a checkpoint: call it between epochs
+    /// (after [`Solver::train_until_epoch`] returned `Ok`, and before
+    /// [`Solver::finish`] puts the best model back); after an error
+    /// mid-epoch the model may hold a half-applied update.
+    pub fn progress(&self) -> SolverProgress {
+        SolverProgress {
+            iteration: self.iteration,
+            epoch: self.epoch(),
+            iterations_per_epoch: self.iterations_per_epoch(),
+            batch_size: self.options.batch_size,
+            num_train: self.train.len(),
+            rng: self.rng.clone(),
+            model_rng: self.model.rng_state(),
+            history: self.history.clone(),
+            best: self.best.clone(),
+        }
+    }
+
+    /// Puts a stopped run back: the model's parameters and statistics
+    /// (`net`), the optimizer's state (`optim`), and the Solver's position,
+    /// generators, histories and best model (`progress`). Afterwards
+    /// [`Solver::train`] or [`Solver::train_until_epoch`] continue exactly
+    /// where the saved run stopped.
+    ///
+    /// Everything is checked before anything changes: the progress must come
+    /// from a run with the same batch size and number of training examples,
+    /// stop at an epoch end no later than `num_epochs`, and hold histories
+    /// as long as that position implies; the optimizer state must be of this
+    /// Solver's update rule and valid; `net` and the best model must fit the
+    /// model. On error the Solver and its model are unchanged.
+    pub fn resume_from(
+        &mut self,
+        net: &NetState,
+        optim: &OptimState,
+        progress: &SolverProgress,
+    ) -> Result<()> {
+        const OP: &str = "Solver::resume_from";
+        let bad = |msg: String| Err(Error::invalid(OP, msg));
+        let ipe = self.iterations_per_epoch();
+        let p = progress;
+        if p.batch_size != self.options.batch_size {
+            return bad(format!(
+                "the saved run used batch_size {} but this Solver uses {}",
+                p.batch_size, self.options.batch_size
+            ));
+        }
+        if p.num_train != self.train.len() || p.iterations_per_epoch != ipe {
+            return bad(format!(
+                "the saved run had {} training examples ({} iterations per epoch); this Solver has {} ({ipe})",
+                p.num_train, p.iterations_per_epoch, self.train.len()
+            ));
+        }
+        if p.iteration != p.epoch * ipe {
+            return bad(format!(
+                "iteration {} is not the end of epoch {} ({ipe} iterations per epoch)",
+                p.iteration, p.epoch
+            ));
+        }
+        if p.epoch > self.options.num_epochs {
+            return bad(format!(
+                "the saved run is at epoch {}, past num_epochs = {}",
+                p.epoch, self.options.num_epochs
+            ));
+        }
+        let h = &p.history;
+        let checks = SolverProgress::expected_checks(p.iteration, ipe);
+        if h.loss_history.len() != p.iteration
+            || h.train_acc_history.len() != checks
+            || h.val_acc_history.len() != checks
+            || h.epoch_seconds.len() != p.epoch
+        {
+            return bad(format!(
+                "after {} iterations ({} epochs) the histories should hold {} losses, {checks} train and val accuracies and {} epoch times, but hold {}, {}, {} and {}",
+                p.iteration,
+                p.epoch,
+                p.iteration,
+                p.epoch,
+                h.loss_history.len(),
+                h.train_acc_history.len(),
+                h.val_acc_history.len(),
+                h.epoch_seconds.len()
+            ));
+        }
+        if p.best.is_some() != (checks > 0) {
+            return bad(format!(
+                "a run after {checks} accuracy checks {} a best model",
+                if checks > 0 {
+                    "must have"
+                } else {
+                    "cannot have"
+                }
+            ));
+        }
+        if p.model_rng.is_some() != self.model.rng_state().is_some() {
+            return bad(
+                "the saved model random stream does not fit this model (one has a stream, the other none)".into(),
+            );
+        }
+        let current = self.model.snapshot();
+        for (what, state) in [("net", Some(net)), ("best", p.best.as_ref())] {
+            if let Some(state) = state {
+                if let Some(msg) = layout_mismatch(state, &current) {
+                    return bad(format!("{what}: {msg}"));
+                }
             }
         }
-        if let Some(best) = self.best.take() {
-            self.model.restore(&best)?;
+        if optim.rule != self.options.update_rule {
+            return bad(format!(
+                "the optimizer state is {} but this Solver uses {}",
+                optim.rule, self.options.update_rule
+            ));
         }
+        let mut optimizer = build(optim.rule, optim.learning_rate)?;
+        optimizer.import_state(optim)?;
+        // The last fallible step; `restore` itself changes nothing on error.
+        self.model.restore(net)?;
+        self.optimizer = optimizer;
+        if let Some(rng) = &p.model_rng {
+            self.model.set_rng_state(rng.clone());
+        }
+        self.rng = p.rng.clone();
+        self.history = p.history.clone();
+        self.best = p.best.clone();
+        self.iteration = p.iteration;
         Ok(())
     }
 
@@ -311,6 +565,42 @@ impl<M: Model, D: Dataset> Solver<M, D> {
         });
         Ok(())
     }
+}
+
+/// Why `state` does not fit a model whose snapshot is `model` (names,
+/// shapes, number of batchnorm layers), if it does not.
+fn layout_mismatch(state: &NetState, model: &NetState) -> Option<String> {
+    if state.params.len() != model.params.len() || state.batchnorm.len() != model.batchnorm.len() {
+        return Some(format!(
+            "{} parameters and {} batchnorm layers where the model has {} and {}",
+            state.params.len(),
+            state.batchnorm.len(),
+            model.params.len(),
+            model.batchnorm.len()
+        ));
+    }
+    for ((name, t), (own, m)) in state.params.iter().zip(&model.params) {
+        if name != own || t.shape() != m.shape() {
+            return Some(format!(
+                "{name} {} where the model has {own} {}",
+                t.shape(),
+                m.shape()
+            ));
+        }
+    }
+    for (i, (s, m)) in state.batchnorm.iter().zip(&model.batchnorm).enumerate() {
+        if s.running_mean.shape() != m.running_mean.shape()
+            || s.running_var.shape() != m.running_var.shape()
+        {
+            return Some(format!(
+                "batchnorm layer {} has statistics of shape {} where the model has {}",
+                i + 1,
+                s.running_mean.shape(),
+                m.running_mean.shape()
+            ));
+        }
+    }
+    None
 }
 
 /// Accuracy of `model` on `data` in test mode, scored `batch_size` examples

@@ -20,6 +20,9 @@ impl Tape {
     /// ```
     pub fn affine(&mut self, x: Var, w: Var, b: Var) -> Result<Var> {
         const OP: &str = "affine";
+        for v in [x, w, b] {
+            self.check(OP, v)?;
+        }
         let (tx, tw, tb) = (self.value(x)?, self.value(w)?, self.value(b)?);
         if tx.shape().rank() < 1 {
             return Err(Error::invalid(

@@ -5,6 +5,8 @@ use crate::{Error, Result, Tape, Tensor, Var};
 
 impl Tape {
     fn same_shape(&self, op: &'static str, a: Var, b: Var) -> Result<()> {
+        self.check(op, a)?;
+        self.check(op, b)?;
         let (ta, tb) = (self.value(a)?, self.value(b)?);
         if ta.shape() != tb.shape() {
             return Err(Error::shapes(op, "a", ta.shape(), "b", tb.shape()));
@@ -77,6 +79,7 @@ impl Tape {
     /// assert_eq!(t.value(c).unwrap().data(), &[1.5, 1.5]);
     /// ```
     pub fn scale(&mut self, x: Var, c: f64) -> Result<Var> {
+        self.check("scale", x)?;
         let mut out = self.alloc_like(x)?;
         for (o, v) in out.data_mut().iter_mut().zip(self.value(x)?.data()) {
             *o = c * v;
@@ -100,6 +103,7 @@ impl Tape {
     /// assert_eq!(t.value(s).unwrap().item().unwrap(), 12.0);
     /// ```
     pub fn sum(&mut self, x: Var) -> Result<Var> {
+        self.check("sum", x)?;
         let total = self.value(x)?.sum();
         self.record("sum", Tensor::scalar(total), &[x], move |ctx, grads| {
             if let Some(g) = grads.get(x) {
@@ -120,6 +124,7 @@ impl Tape {
     /// assert_eq!(t.value(m).unwrap().item().unwrap(), 3.0);
     /// ```
     pub fn mean(&mut self, x: Var) -> Result<Var> {
+        self.check("mean", x)?;
         let n = self.value(x)?.len();
         if n == 0 {
             return Err(Error::invalid(
@@ -142,6 +147,7 @@ impl Tape {
     /// assert_eq!(t.value(s).unwrap().item().unwrap(), 5.0);
     /// ```
     pub fn sum_squares(&mut self, x: Var) -> Result<Var> {
+        self.check("sum_squares", x)?;
         let total: f64 = self.value(x)?.data().iter().map(|v| v * v).sum();
         self.record(
             "sum_squares",

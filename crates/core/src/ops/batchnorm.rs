@@ -70,6 +70,9 @@ impl Tape {
         stats: &mut BatchNormStats,
     ) -> Result<Var> {
         const OP: &str = "batchnorm";
+        for v in [x, gamma, beta] {
+            self.check(OP, v)?;
+        }
         let (tx, tg, tb) = (self.value(x)?, self.value(gamma)?, self.value(beta)?);
         let (n, d) = match tx.dims() {
             [n, d] => (*n, *d),

@@ -139,6 +139,7 @@ impl Tape {
     }
 
     fn scores_shape(&self, op: &'static str, scores: Var) -> Result<(usize, usize)> {
+        self.check(op, scores)?;
         let t = self.value(scores)?;
         match t.dims() {
             [n, c] if *n > 0 && *c > 0 => Ok((*n, *c)),

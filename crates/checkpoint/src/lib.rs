@@ -1,0 +1,957 @@
+//! gradtape-checkpoint: nets and training runs saved in the
+//! [safetensors](https://github.com/huggingface/safetensors) format, saved
+//! atomically, loaded only after every byte has been checked, and resumed
+//! bit for bit.
+//!
+//! Two kinds of file, both plain safetensors (Python's `safetensors.numpy`
+//! reads them; every tensor is F64, little endian):
+//!
+//! | kind       | written by          | tensors |
+//! |------------|---------------------|---------|
+//! | `net`      | [`save_net`]        | `W1`, `b1`, `gamma1`, `beta1`, ..., `bn1.running_mean`, `bn1.running_var`, ... |
+//! | `training` | [`save_training`]   | the net's, plus `best.<name>` (best validation epoch's net), `<rule>.<param>.<buffer>` (optimizer state: `adam.W1.m`, `adam.W1.v`, `sgd_momentum.b2.velocity`, ...), `history.loss`, `history.train_acc`, `history.val_acc`, `history.epoch_seconds`, `history.best_val_acc` |
+//!
+//! `__metadata__` holds JSON strings: `format` (`gradtape-checkpoint`),
+//! `format_version` (`1`), `kind`, `config` (the [`FcConfig`]), `batchnorm`
+//! (momentum and eps per layer), and for a training file `optimizer` (rule,
+//! learning rate, hyperparameters, per-parameter step counts and buffer
+//! names), `progress` (iteration, epoch, both generators' 128-bit states,
+//! ...) and `best_batchnorm`; plus `tensor_crc32` and `header_crc32`,
+//! CRC-32 checksums of every tensor and of the header.
+//!
+//! **Saving** writes `<path>.tmp` beside the target, flushes it, syncs it to
+//! disk and renames it over `path`: a crash or a full disk mid-save leaves
+//! the previous checkpoint as it was.
+//!
+//! **Loading** reads the file, checks its safetensors structure, its format
+//! and kind, the configuration, that every tensor the configuration implies
+//! is there (and nothing else), F64, of the right shape, then both checksums,
+//! and only then decodes; every error ([`CheckpointError`]) names the file
+//! and the tensor, metadata entry or byte offset at fault. Nothing is
+//! allocated from a size the file claims before the file is known to be
+//! that long.
+//!
+//! ```
+//! use gradtape_checkpoint::{load_net, save_net};
+//! use gradtape_nn::{FcConfig, FullyConnectedNet, Model};
+//! let config = FcConfig { hidden_dims: vec![8], input_dim: 5, num_classes: 3, use_batchnorm: true, ..FcConfig::default() };
+//! let net = FullyConnectedNet::new(config.clone()).unwrap();
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("net.safetensors");
+//! save_net(&path, &config, &net.snapshot()).unwrap();
+//! let (loaded_config, state) = load_net(&path).unwrap();
+//! assert_eq!((loaded_config, state), (config, net.snapshot()));
+//! ```
+
+#![warn(missing_docs)]
+
+mod error;
+mod format;
+
+pub use error::{CheckpointError, Result};
+
+use format::{Parsed, RawTensor};
+use gradtape_core::{BatchNormStats, Rng, Tensor};
+use gradtape_nn::{FcConfig, FullyConnectedNet, Model, NetState};
+use gradtape_optim::{OptimState, ParamState, UpdateRule};
+use gradtape_train::{Dataset, History, Solver, SolverProgress};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+/// The `format` metadata entry of every gradtape checkpoint.
+pub const FORMAT: &str = "gradtape-checkpoint";
+/// The `format_version` this crate writes and reads.
+pub const FORMAT_VERSION: &str = "1";
+
+/// What a training checkpoint holds: enough to resume a [`Solver`] exactly.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingState {
+    /// The net's configuration.
+    pub config: FcConfig,
+    /// The net as training left it (not the best epoch's: that is
+    /// `progress.best`).
+    pub net: NetState,
+    /// The optimizer's hyperparameters, learning rate and per-parameter
+    /// state.
+    pub optim: OptimState,
+    /// The Solver's position, generators, histories and best net.
+    pub progress: SolverProgress,
+}
+
+/// Saves a net: its configuration, parameters and batchnorm statistics.
+/// `state` must fit `config` (names, shapes, number of batchnorm layers);
+/// the file is replaced atomically.
+pub fn save_net(path: impl AsRef<Path>, config: &FcConfig, state: &NetState) -> Result<()> {
+    let path = path.as_ref();
+    let (metadata, tensors) = net_file(path, config, state)?;
+    format::save_atomically(path, None, |w| format::write_to(w, metadata, tensors))
+}
+
+/// Writes what [`save_net`] writes to any writer (no atomicity).
+pub fn write_net(w: &mut dyn Write, config: &FcConfig, state: &NetState) -> Result<()> {
+    let path = Path::new("<writer>");
+    let (metadata, tensors) = net_file(path, config, state)?;
+    format::write_to(w, metadata, tensors).map_err(|source| CheckpointError::Io {
+        path: path.into(),
+        source,
+    })
+}
+
+/// Loads a net saved by [`save_net`], or the current net of a training
+/// checkpoint, after checking the whole file.
+///
+/// Build the net with `FullyConnectedNet::new(config)` and `restore` the
+/// state, or use [`load_net_into`].
+pub fn load_net(path: impl AsRef<Path>) -> Result<(FcConfig, NetState)> {
+    let path = path.as_ref();
+    let file = format::read(path)?;
+    match kind(&file)? {
+        Kind::Net => decode_net_file(&file),
+        Kind::Training => {
+            let t = decode_training_file(&file)?;
+            Ok((t.config, t.net))
+        }
+    }
+}
+
+/// Like [`load_net`], but from a training checkpoint gives the best
+/// validation epoch's net (what [`Solver::train`] ends with) when there is
+/// one.
+pub fn load_best_net(path: impl AsRef<Path>) -> Result<(FcConfig, NetState)> {
+    let path = path.as_ref();
+    let file = format::read(path)?;
+    match kind(&file)? {
+        Kind::Net => decode_net_file(&file),
+        Kind::Training => {
+            let t = decode_training_file(&file)?;
+            Ok((t.config, t.progress.best.unwrap_or(t.net)))
+        }
+    }
+}
+
+/// Loads [`load_net`]'s net into `net`, whose configuration must equal the
+/// checkpoint's (the error names the first field that differs). On any
+/// error `net` is unchanged.
+pub fn load_net_into(path: impl AsRef<Path>, net: &mut FullyConnectedNet) -> Result<()> {
+    let path = path.as_ref();
+    let (config, state) = load_net(path)?;
+    same_config(path, &config, net.config())?;
+    net.restore(&state)
+        .map_err(|source| CheckpointError::Invalid {
+            path: path.into(),
+            source: Box::new(source),
+        })
+}
+
+/// Saves everything a [`Solver`] needs to resume: the net, the optimizer
+/// state and the Solver's progress (see [`TrainingState`]). The file is
+/// replaced atomically.
+pub fn save_training(
+    path: impl AsRef<Path>,
+    config: &FcConfig,
+    net: &NetState,
+    optim: &OptimState,
+    progress: &SolverProgress,
+) -> Result<()> {
+    save_training_impl(path.as_ref(), config, net, optim, progress, None)
+}
+
+fn save_training_impl(
+    path: &Path,
+    config: &FcConfig,
+    net: &NetState,
+    optim: &OptimState,
+    progress: &SolverProgress,
+    fail_after: Option<u64>,
+) -> Result<()> {
+    let (metadata, tensors) = training_file(path, config, net, optim, progress)?;
+    format::save_atomically(path, fail_after, |w| format::write_to(w, metadata, tensors))
+}
+
+/// Loads a training checkpoint after checking the whole file, the
+/// optimizer state included (it is imported into a scratch optimizer).
+pub fn load_training(path: impl AsRef<Path>) -> Result<TrainingState> {
+    let path = path.as_ref();
+    let file = format::read(path)?;
+    match kind(&file)? {
+        Kind::Training => decode_training_file(&file),
+        Kind::Net => Err(CheckpointError::NotACheckpoint {
+            path: path.into(),
+            msg: "this is a net checkpoint (kind \"net\"); resuming needs a training checkpoint"
+                .into(),
+        }),
+    }
+}
+
+/// [`save_training`] for a Solver of a [`FullyConnectedNet`]: call it
+/// between epochs (after [`Solver::train_until_epoch`]).
+pub fn save_solver<D: Dataset>(
+    path: impl AsRef<Path>,
+    solver: &Solver<FullyConnectedNet, D>,
+) -> Result<()> {
+    let net = solver.model_ref();
+    save_training(
+        path,
+        net.config(),
+        &net.snapshot(),
+        &solver.optimizer().export_state(),
+        &solver.progress(),
+    )
+}
+
+/// Loads a training checkpoint into a freshly built Solver whose net has
+/// the checkpoint's configuration: afterwards [`Solver::train`] continues
+/// exactly where the saved run stopped. On any error the Solver is
+/// unchanged.
+pub fn resume_solver<D: Dataset>(
+    path: impl AsRef<Path>,
+    solver: &mut Solver<FullyConnectedNet, D>,
+) -> Result<TrainingState> {
+    let path = path.as_ref();
+    let state = load_training(path)?;
+    same_config(path, &state.config, solver.model_ref().config())?;
+    solver
+        .resume_from(&state.net, &state.optim, &state.progress)
+        .map_err(|source| CheckpointError::Invalid {
+            path: path.into(),
+            source: Box::new(source),
+        })?;
+    Ok(state)
+}
+
+/// Checks that two configurations are equal, naming the first field that
+/// is not.
+fn same_config(path: &Path, file: &FcConfig, here: &FcConfig) -> Result<()> {
+    let fields: [(&'static str, String, String); 8] = [
+        (
+            "hidden_dims",
+            format!("{:?}", file.hidden_dims),
+            format!("{:?}", here.hidden_dims),
+        ),
+        (
+            "input_dim",
+            file.input_dim.to_string(),
+            here.input_dim.to_string(),
+        ),
+        (
+            "num_classes",
+            file.num_classes.to_string(),
+            here.num_classes.to_string(),
+        ),
+        ("dropout", float(file.dropout), float(here.dropout)),
+        (
+            "use_batchnorm",
+            file.use_batchnorm.to_string(),
+            here.use_batchnorm.to_string(),
+        ),
+        ("reg", float(file.reg), float(here.reg)),
+        (
+            "weight_scale",
+            float(file.weight_scale),
+            float(here.weight_scale),
+        ),
+        ("seed", file.seed.to_string(), here.seed.to_string()),
+    ];
+    for (field, found, expected) in fields {
+        if found != expected {
+            return Err(CheckpointError::ConfigMismatch {
+                path: path.into(),
+                field,
+                found,
+                expected,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A float shown exactly (`{:?}` prints the shortest string that reads
+/// back to the same bits).
+fn float(v: f64) -> String {
+    format!("{v:?}")
+}
+
+// ---------------------------------------------------------------------------
+// Metadata JSON.
+
+/// [`FcConfig`] as JSON.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigJson {
+    hidden_dims: Vec<usize>,
+    input_dim: usize,
+    num_classes: usize,
+    dropout: f64,
+    use_batchnorm: bool,
+    reg: f64,
+    weight_scale: f64,
+    seed: u64,
+}
+
+impl From<&FcConfig> for ConfigJson {
+    fn from(c: &FcConfig) -> Self {
+        ConfigJson {
+            hidden_dims: c.hidden_dims.clone(),
+            input_dim: c.input_dim,
+            num_classes: c.num_classes,
+            dropout: c.dropout,
+            use_batchnorm: c.use_batchnorm,
+            reg: c.reg,
+            weight_scale: c.weight_scale,
+            seed: c.seed,
+        }
+    }
+}
+
+impl From<ConfigJson> for FcConfig {
+    fn from(c: ConfigJson) -> Self {
+        FcConfig {
+            hidden_dims: c.hidden_dims,
+            input_dim: c.input_dim,
+            num_classes: c.num_classes,
+            dropout: c.dropout,
+            use_batchnorm: c.use_batchnorm,
+            reg: c.reg,
+            weight_scale: c.weight_scale,
+            seed: c.seed,
+        }
+    }
+}
+
+/// A batchnorm layer's constants.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchNormJson {
+    momentum: f64,
+    eps: f64,
+}
+
+/// The optimizer's scalars; its buffers are tensors.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptimJson {
+    rule: String,
+    learning_rate: f64,
+    hyperparameters: BTreeMap<String, f64>,
+    params: BTreeMap<String, OptimParamJson>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptimParamJson {
+    step: u64,
+    buffers: Vec<String>,
+}
+
+/// The Solver's position; histories and the best net are tensors.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProgressJson {
+    iteration: usize,
+    epoch: usize,
+    iterations_per_epoch: usize,
+    batch_size: usize,
+    num_train: usize,
+    /// `{"state": <u128>}`, rand_pcg's own serde form.
+    rng: Rng,
+    model_rng: Option<Rng>,
+    has_best: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Net,
+    Training,
+}
+
+const KIND_NET: &str = "net";
+const KIND_TRAINING: &str = "training";
+const BEST: &str = "best.";
+const HISTORY_LOSS: &str = "history.loss";
+const HISTORY_TRAIN: &str = "history.train_acc";
+const HISTORY_VAL: &str = "history.val_acc";
+const HISTORY_SECONDS: &str = "history.epoch_seconds";
+const HISTORY_BEST: &str = "history.best_val_acc";
+
+fn kind(file: &Parsed) -> Result<Kind> {
+    let not = |msg: String| CheckpointError::NotACheckpoint {
+        path: file.path.clone(),
+        msg,
+    };
+    match file.metadata.get("format") {
+        Some(f) if f == FORMAT => {}
+        Some(f) => return Err(not(format!("its format is {f:?}, not {FORMAT:?}"))),
+        None => {
+            return Err(not(
+                "a safetensors file without gradtape's 'format' metadata".into(),
+            ))
+        }
+    }
+    let version = file.entry("format_version")?;
+    if version != FORMAT_VERSION {
+        return Err(not(format!(
+            "format version {version:?}; this gradtape reads version {FORMAT_VERSION:?}"
+        )));
+    }
+    match file.entry("kind")? {
+        KIND_NET => Ok(Kind::Net),
+        KIND_TRAINING => Ok(Kind::Training),
+        other => Err(not(format!("unknown kind {other:?}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The net's tensors.
+
+/// The tensors a configuration implies: `(name, shape)` of each parameter
+/// in the net's order, and the width of each batchnorm layer.
+struct Layout {
+    params: Vec<(String, Vec<usize>)>,
+    batchnorm: Vec<(String, usize)>,
+}
+
+fn layout(config: &FcConfig) -> Layout {
+    let mut dims = vec![config.input_dim];
+    dims.extend(&config.hidden_dims);
+    dims.push(config.num_classes);
+    let layers = dims.len() - 1;
+    let (mut params, mut batchnorm) = (Vec::new(), Vec::new());
+    for i in 0..layers {
+        let (d_in, d_out) = (dims[i], dims[i + 1]);
+        params.push((format!("W{}", i + 1), vec![d_in, d_out]));
+        params.push((format!("b{}", i + 1), vec![d_out]));
+        if config.use_batchnorm && i + 1 < layers {
+            params.push((format!("gamma{}", i + 1), vec![d_out]));
+            params.push((format!("beta{}", i + 1), vec![d_out]));
+            batchnorm.push((format!("bn{}", i + 1), d_out));
+        }
+    }
+    Layout { params, batchnorm }
+}
+
+fn invalid(path: &Path, msg: String) -> CheckpointError {
+    CheckpointError::Invalid {
+        path: path.into(),
+        source: Box::new(gradtape_core::Error::invalid("checkpoint", msg)),
+    }
+}
+
+/// Checks, before saving, that `state` fits `config`.
+fn check_state(path: &Path, config: &FcConfig, state: &NetState, what: &str) -> Result<()> {
+    let l = layout(config);
+    let names: Vec<&str> = state.params.iter().map(|(n, _)| n.as_str()).collect();
+    let expected: Vec<&str> = l.params.iter().map(|(n, _)| n.as_str()).collect();
+    if names != expected {
+        return Err(invalid(
+            path,
+            format!("{what} has parameters {names:?} but the configuration implies {expected:?}"),
+        ));
+    }
+    for ((name, t), (_, shape)) in state.params.iter().zip(&l.params) {
+        if t.dims() != shape.as_slice() {
+            return Err(invalid(
+                path,
+                format!(
+                    "{what}: {name} is {} but the configuration implies {shape:?}",
+                    t.shape()
+                ),
+            ));
+        }
+    }
+    if state.batchnorm.len() != l.batchnorm.len() {
+        return Err(invalid(
+            path,
+            format!(
+                "{what} has {} batchnorm layers but the configuration implies {}",
+                state.batchnorm.len(),
+                l.batchnorm.len()
+            ),
+        ));
+    }
+    for (s, (name, d)) in state.batchnorm.iter().zip(&l.batchnorm) {
+        if s.running_mean.dims() != [*d] || s.running_var.dims() != [*d] {
+            return Err(invalid(
+                path,
+                format!("{what}: {name} statistics are not ({d},)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The tensors of `state` under `prefix`, and its batchnorm constants.
+fn net_tensors<'a>(
+    prefix: &str,
+    config: &FcConfig,
+    state: &'a NetState,
+) -> (Vec<RawTensor<'a>>, String) {
+    let l = layout(config);
+    let mut tensors = Vec::new();
+    for (name, t) in &state.params {
+        tensors.push(RawTensor::f64(
+            format!("{prefix}{name}"),
+            t.dims(),
+            t.data(),
+        ));
+    }
+    let mut constants = Vec::new();
+    for (s, (name, _)) in state.batchnorm.iter().zip(&l.batchnorm) {
+        let mean = &s.running_mean;
+        let var = &s.running_var;
+        tensors.push(RawTensor::f64(
+            format!("{prefix}{name}.running_mean"),
+            mean.dims(),
+            mean.data(),
+        ));
+        tensors.push(RawTensor::f64(
+            format!("{prefix}{name}.running_var"),
+            var.dims(),
+            var.data(),
+        ));
+        constants.push(BatchNormJson {
+            momentum: s.momentum,
+            eps: s.eps,
+        });
+    }
+    (tensors, format::to_json(&constants))
+}
+
+fn base_metadata(config: &FcConfig, kind: &str) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("format".into(), FORMAT.into());
+    m.insert("format_version".into(), FORMAT_VERSION.into());
+    m.insert("kind".into(), kind.into());
+    m.insert("config".into(), format::to_json(&ConfigJson::from(config)));
+    m
+}
+
+type FileContents<'a> = (BTreeMap<String, String>, Vec<RawTensor<'a>>);
+
+fn net_file<'a>(path: &Path, config: &FcConfig, state: &'a NetState) -> Result<FileContents<'a>> {
+    config
+        .validate()
+        .map_err(|source| CheckpointError::Invalid {
+            path: path.into(),
+            source: Box::new(source),
+        })?;
+    check_state(path, config, state, "the net")?;
+    let mut metadata = base_metadata(config, KIND_NET);
+    let (tensors, bn) = net_tensors("", config, state);
+    metadata.insert("batchnorm".into(), bn);
+    Ok((metadata, tensors))
+}
+
+/// Reads and validates the configuration entry.
+fn read_config(file: &Parsed) -> Result<FcConfig> {
+    let config: FcConfig = file.json::<ConfigJson>("config")?.into();
+    config.validate().map_err(|e| CheckpointError::Metadata {
+        path: file.path.clone(),
+        key: "config".into(),
+        msg: e.to_string(),
+    })?;
+    Ok(config)
+}
+
+/// The names and shapes of a net's tensors under `prefix`.
+fn expected_net(prefix: &str, config: &FcConfig) -> Vec<(String, Vec<usize>)> {
+    let l = layout(config);
+    let mut out: Vec<(String, Vec<usize>)> = l
+        .params
+        .into_iter()
+        .map(|(n, s)| (format!("{prefix}{n}"), s))
+        .collect();
+    for (name, d) in l.batchnorm {
+        out.push((format!("{prefix}{name}.running_mean"), vec![d]));
+        out.push((format!("{prefix}{name}.running_var"), vec![d]));
+    }
+    out
+}
+
+/// Checks every expected tensor (presence, F64, shape), that there is no
+/// other, then both checksums.
+fn check_tensors(file: &Parsed, expected: &[(String, Vec<usize>)]) -> Result<()> {
+    for (name, shape) in expected {
+        file.expect(name, shape)?;
+    }
+    if let Some(extra) = file
+        .tensors
+        .keys()
+        .find(|k| !expected.iter().any(|(n, _)| n == *k))
+    {
+        return Err(CheckpointError::UnexpectedTensor {
+            path: file.path.clone(),
+            name: extra.clone(),
+        });
+    }
+    file.check_header()?;
+    file.check_tensors()
+}
+
+/// Decodes a net checked by [`check_tensors`].
+fn decode_net(file: &Parsed, prefix: &str, config: &FcConfig, bn_key: &str) -> Result<NetState> {
+    let l = layout(config);
+    let constants: Vec<BatchNormJson> = file.json(bn_key)?;
+    if constants.len() != l.batchnorm.len() {
+        return Err(CheckpointError::Metadata {
+            path: file.path.clone(),
+            key: bn_key.into(),
+            msg: format!(
+                "{} batchnorm layers where the configuration implies {}",
+                constants.len(),
+                l.batchnorm.len()
+            ),
+        });
+    }
+    if let Some(c) = constants
+        .iter()
+        .find(|c| !(c.momentum.is_finite() && c.eps.is_finite() && c.eps >= 0.0))
+    {
+        return Err(CheckpointError::Metadata {
+            path: file.path.clone(),
+            key: bn_key.into(),
+            msg: format!(
+                "momentum {} and eps {} must be finite, eps >= 0",
+                c.momentum, c.eps
+            ),
+        });
+    }
+    let tensor = |name: &str, shape: &[usize]| {
+        Tensor::from_vec(file.values(&format!("{prefix}{name}")), shape)
+            .expect("shape checked against the data length")
+    };
+    let params = l
+        .params
+        .iter()
+        .map(|(name, shape)| (name.clone(), tensor(name, shape)))
+        .collect();
+    let batchnorm = l
+        .batchnorm
+        .iter()
+        .zip(constants)
+        .map(|((name, d), c)| BatchNormStats {
+            running_mean: tensor(&format!("{name}.running_mean"), &[*d]),
+            running_var: tensor(&format!("{name}.running_var"), &[*d]),
+            momentum: c.momentum,
+            eps: c.eps,
+        })
+        .collect();
+    Ok(NetState { params, batchnorm })
+}
+
+fn decode_net_file(file: &Parsed) -> Result<(FcConfig, NetState)> {
+    let config = read_config(file)?;
+    check_tensors(file, &expected_net("", &config))?;
+    let state = decode_net(file, "", &config, "batchnorm")?;
+    Ok((config, state))
+}
+
+// ---------------------------------------------------------------------------
+// Training files.
+
+fn optim_tensor_name(rule: UpdateRule, param: &str, buffer: &str) -> String {
+    format!("{}.{param}.{buffer}", rule.name())
+}
+
+fn training_file<'a>(
+    path: &Path,
+    config: &FcConfig,
+    net: &'a NetState,
+    optim: &'a OptimState,
+    progress: &'a SolverProgress,
+) -> Result<FileContents<'a>> {
+    let (mut metadata, mut tensors) = net_file(path, config, net)?;
+    metadata.insert("kind".into(), KIND_TRAINING.into());
+    let p = progress;
+    if p.iterations_per_epoch == 0 || p.iteration != p.epoch * p.iterations_per_epoch {
+        return Err(invalid(
+            path,
+            format!(
+                "progress at iteration {} is not the end of epoch {} ({} iterations per epoch): save between epochs",
+                p.iteration, p.epoch, p.iterations_per_epoch
+            ),
+        ));
+    }
+    if let Some(best) = &p.best {
+        check_state(path, config, best, "the best net")?;
+        let (best_tensors, bn) = net_tensors(BEST, config, best);
+        tensors.extend(best_tensors);
+        metadata.insert("best_batchnorm".into(), bn);
+    }
+    let h = &p.history;
+    let checks = SolverProgress::expected_checks(p.iteration, p.iterations_per_epoch);
+    let lens = [
+        (HISTORY_LOSS, &h.loss_history, p.iteration),
+        (HISTORY_TRAIN, &h.train_acc_history, checks),
+        (HISTORY_VAL, &h.val_acc_history, checks),
+        (HISTORY_SECONDS, &h.epoch_seconds, p.epoch),
+    ];
+    for (name, values, len) in lens {
+        if values.len() != len {
+            return Err(invalid(
+                path,
+                format!(
+                    "{name} holds {} values; iteration {} implies {len}",
+                    values.len(),
+                    p.iteration
+                ),
+            ));
+        }
+        tensors.push(RawTensor::f64(name, &[len], values));
+    }
+    tensors.push(RawTensor::f64(
+        HISTORY_BEST,
+        &[],
+        std::slice::from_ref(&h.best_val_acc),
+    ));
+
+    // The optimizer: scalars in the metadata, buffers as tensors.
+    let l = layout(config);
+    let mut params = BTreeMap::new();
+    for (name, ps) in &optim.params {
+        let Some((_, shape)) = l.params.iter().find(|(n, _)| n == name) else {
+            return Err(invalid(
+                path,
+                format!("the optimizer has state for '{name}', which the net does not have"),
+            ));
+        };
+        let numel: usize = shape.iter().product();
+        for (buffer, values) in &ps.buffers {
+            if values.len() != numel || buffer.is_empty() || buffer.contains('.') {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "optimizer buffer '{buffer}' of '{name}' holds {} values for a parameter of {numel}",
+                        values.len()
+                    ),
+                ));
+            }
+            tensors.push(RawTensor::f64(
+                optim_tensor_name(optim.rule, name, buffer),
+                &[numel],
+                values,
+            ));
+        }
+        params.insert(
+            name.clone(),
+            OptimParamJson {
+                step: ps.step,
+                buffers: ps.buffers.keys().cloned().collect(),
+            },
+        );
+    }
+    let optim_json = OptimJson {
+        rule: optim.rule.name().into(),
+        learning_rate: optim.learning_rate,
+        hyperparameters: optim.hyperparameters.clone(),
+        params,
+    };
+    if !optim.learning_rate.is_finite() || optim.hyperparameters.values().any(|v| !v.is_finite()) {
+        return Err(invalid(
+            path,
+            "the optimizer's learning rate and hyperparameters must be finite".into(),
+        ));
+    }
+    metadata.insert("optimizer".into(), format::to_json(&optim_json));
+    let progress_json = ProgressJson {
+        iteration: p.iteration,
+        epoch: p.epoch,
+        iterations_per_epoch: p.iterations_per_epoch,
+        batch_size: p.batch_size,
+        num_train: p.num_train,
+        rng: p.rng.clone(),
+        model_rng: p.model_rng.clone(),
+        has_best: p.best.is_some(),
+    };
+    metadata.insert("progress".into(), format::to_json(&progress_json));
+    Ok((metadata, tensors))
+}
+
+fn decode_training_file(file: &Parsed) -> Result<TrainingState> {
+    let path = &file.path;
+    let meta_err = |key: &str, msg: String| CheckpointError::Metadata {
+        path: path.clone(),
+        key: key.into(),
+        msg,
+    };
+    let config = read_config(file)?;
+    let p: ProgressJson = file.json("progress")?;
+    if p.iterations_per_epoch == 0
+        || p.epoch.checked_mul(p.iterations_per_epoch) != Some(p.iteration)
+    {
+        return Err(meta_err(
+            "progress",
+            format!(
+                "iteration {} is not the end of epoch {} ({} iterations per epoch)",
+                p.iteration, p.epoch, p.iterations_per_epoch
+            ),
+        ));
+    }
+    let o: OptimJson = file.json("optimizer")?;
+    let rule: UpdateRule = o
+        .rule
+        .parse()
+        .map_err(|e: gradtape_core::Error| meta_err("optimizer", e.to_string()))?;
+
+    // Every tensor the metadata implies, before reading any.
+    let mut expected = expected_net("", &config);
+    if p.has_best {
+        expected.extend(expected_net(BEST, &config));
+    }
+    let checks = SolverProgress::expected_checks(p.iteration, p.iterations_per_epoch);
+    expected.push((HISTORY_LOSS.into(), vec![p.iteration]));
+    expected.push((HISTORY_TRAIN.into(), vec![checks]));
+    expected.push((HISTORY_VAL.into(), vec![checks]));
+    expected.push((HISTORY_SECONDS.into(), vec![p.epoch]));
+    expected.push((HISTORY_BEST.into(), vec![]));
+    let l = layout(&config);
+    for (name, ps) in &o.params {
+        let Some((_, shape)) = l.params.iter().find(|(n, _)| n == name) else {
+            return Err(meta_err(
+                "optimizer",
+                format!("state for '{name}', which the configuration has no parameter for"),
+            ));
+        };
+        let numel: usize = shape.iter().product();
+        for buffer in &ps.buffers {
+            expected.push((optim_tensor_name(rule, name, buffer), vec![numel]));
+        }
+    }
+    check_tensors(file, &expected)?;
+
+    let net = decode_net(file, "", &config, "batchnorm")?;
+    let best = if p.has_best {
+        Some(decode_net(file, BEST, &config, "best_batchnorm")?)
+    } else {
+        None
+    };
+    let optim = OptimState {
+        rule,
+        learning_rate: o.learning_rate,
+        hyperparameters: o.hyperparameters,
+        params: o
+            .params
+            .iter()
+            .map(|(name, ps)| {
+                let buffers = ps
+                    .buffers
+                    .iter()
+                    .map(|b| (b.clone(), file.values(&optim_tensor_name(rule, name, b))))
+                    .collect();
+                let state = ParamState {
+                    step: ps.step,
+                    buffers,
+                };
+                (name.clone(), state)
+            })
+            .collect(),
+    };
+    // The optimizer's own validation (rule, hyperparameters, buffers), on a
+    // scratch optimizer.
+    let mut scratch = gradtape_optim::build(rule, o.learning_rate)
+        .map_err(|e| meta_err("optimizer", e.to_string()))?;
+    scratch
+        .import_state(&optim)
+        .map_err(|e| meta_err("optimizer", e.to_string()))?;
+    let best_val_acc = file.values(HISTORY_BEST)[0];
+    let history = History {
+        loss_history: file.values(HISTORY_LOSS),
+        train_acc_history: file.values(HISTORY_TRAIN),
+        val_acc_history: file.values(HISTORY_VAL),
+        epoch_seconds: file.values(HISTORY_SECONDS),
+        best_val_acc,
+    };
+    let progress = SolverProgress {
+        iteration: p.iteration,
+        epoch: p.epoch,
+        iterations_per_epoch: p.iterations_per_epoch,
+        batch_size: p.batch_size,
+        num_train: p.num_train,
+        rng: p.rng,
+        model_rng: p.model_rng,
+        history,
+        best,
+    };
+    Ok(TrainingState {
+        config,
+        net,
+        optim,
+        progress,
+    })
+}
+
+/// Writing files of any content with gradtape's checksums, for tests that
+/// need a well-formed file gradtape would not write (another dtype, a
+/// missing tensor, a shape that does not fit). Not a stable API.
+#[doc(hidden)]
+pub mod raw {
+    pub use crate::format::{RawData, RawTensor};
+    pub use safetensors::Dtype;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    /// Writes `tensors` and `metadata` (plus both checksums) to `path`.
+    pub fn write(
+        path: &Path,
+        metadata: BTreeMap<String, String>,
+        tensors: Vec<RawTensor<'_>>,
+    ) -> crate::Result<()> {
+        crate::format::save_atomically(path, None, |w| {
+            crate::format::write_to(w, metadata, tensors)
+        })
+    }
+
+    /// The `__metadata__` of a checkpoint file, checked for structure only.
+    pub fn metadata(path: &Path) -> crate::Result<BTreeMap<String, String>> {
+        Ok(crate::format::read(path)?.metadata)
+    }
+
+    /// A tensor as `(name, shape, values)`.
+    pub type NamedValues = (String, Vec<usize>, Vec<f64>);
+
+    /// The F64 tensors of a checkpoint file, checked for structure only.
+    pub fn tensors(path: &Path) -> crate::Result<Vec<NamedValues>> {
+        let file = crate::format::read(path)?;
+        Ok(file
+            .tensors
+            .iter()
+            .filter(|(_, e)| e.dtype == safetensors::Dtype::F64)
+            .map(|(n, e)| (n.clone(), e.shape.clone(), file.values(n)))
+            .collect())
+    }
+
+    /// The tensor's byte range in the file.
+    pub fn byte_range(path: &Path, name: &str) -> crate::Result<Option<(u64, u64)>> {
+        let file = crate::format::read(path)?;
+        Ok(file
+            .tensors
+            .get(name)
+            .map(|e| (e.start as u64, e.end as u64)))
+    }
+
+    /// What [`load_bytes`] found.
+    #[derive(Clone, Debug, PartialEq)]
+    pub enum Loaded {
+        /// A net checkpoint.
+        Net(crate::FcConfig, crate::NetState),
+        /// A training checkpoint.
+        Training(Box<crate::TrainingState>),
+    }
+
+    /// Loads checkpoint bytes held in memory (as [`crate::load_net`] and
+    /// [`crate::load_training`] would load them from a file); for fuzzing.
+    pub fn load_bytes(bytes: Vec<u8>) -> crate::Result<Loaded> {
+        let path = Path::new("<memory>");
+        let file = crate::format::parse(path, bytes)?;
+        match crate::kind(&file)? {
+            crate::Kind::Net => crate::decode_net_file(&file).map(|(c, s)| Loaded::Net(c, s)),
+            crate::Kind::Training => {
+                crate::decode_training_file(&file).map(|t| Loaded::Training(Box::new(t)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

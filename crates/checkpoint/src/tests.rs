@@ -1,0 +1,175 @@
+//! Unit tests of what integration tests cannot reach: saves cut short by an
+//! injected write error, and exact float round trips through the header.
+
+use super::*;
+use gradtape_core::{rng_from_seed, RngExt};
+use gradtape_optim::build;
+
+fn config() -> FcConfig {
+    FcConfig {
+        hidden_dims: vec![6, 5],
+        input_dim: 4,
+        num_classes: 3,
+        dropout: 0.6,
+        use_batchnorm: true,
+        reg: 0.1,
+        weight_scale: 0.3,
+        seed: 9,
+    }
+}
+
+/// A training state with non-trivial optimizer state and progress.
+fn training_state(seed: u64) -> TrainingState {
+    let config = FcConfig { seed, ..config() };
+    let mut net = FullyConnectedNet::new(config.clone()).unwrap();
+    let mut opt = build(UpdateRule::Adam, 1e-2).unwrap();
+    let x = Tensor::randn(&[7, 4], &mut rng_from_seed(seed));
+    let y = [0, 1, 2, 0, 1, 2, 0];
+    for _ in 0..3 {
+        net.train_loss(&x, &y).unwrap();
+        net.update_params(&mut |n, w, g| opt.update(n, w, g))
+            .unwrap();
+    }
+    opt.decay_learning_rate(0.95).unwrap();
+    let history = History {
+        loss_history: vec![1.5, 1.25, f64::NAN],
+        train_acc_history: vec![0.25, 0.5],
+        val_acc_history: vec![0.2, 0.4],
+        epoch_seconds: vec![0.125],
+        best_val_acc: 0.4,
+    };
+    let progress = SolverProgress {
+        iteration: 3,
+        epoch: 1,
+        iterations_per_epoch: 3,
+        batch_size: 7,
+        num_train: 21,
+        rng: rng_from_seed(seed + 1),
+        model_rng: net.rng_state(),
+        history,
+        best: Some(net.snapshot()),
+    };
+    TrainingState {
+        config,
+        net: net.snapshot(),
+        optim: opt.export_state(),
+        progress,
+    }
+}
+
+fn save(path: &Path, t: &TrainingState, fail_after: Option<u64>) -> Result<()> {
+    save_training_impl(path, &t.config, &t.net, &t.optim, &t.progress, fail_after)
+}
+
+/// NaN != NaN: compare loss histories by bits.
+fn same(a: &TrainingState, b: &TrainingState) -> bool {
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let (ha, hb) = (&a.progress.history, &b.progress.history);
+    let mut a2 = a.clone();
+    let mut b2 = b.clone();
+    a2.progress.history.loss_history.clear();
+    b2.progress.history.loss_history.clear();
+    a2 == b2 && bits(&ha.loss_history) == bits(&hb.loss_history)
+}
+
+#[test]
+fn a_save_cut_short_anywhere_leaves_the_previous_checkpoint_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.safetensors");
+    let good = training_state(1);
+    save(&path, &good, None).unwrap();
+    let good_bytes = std::fs::read(&path).unwrap();
+    let newer = training_state(2);
+    let total = {
+        let mut buf = Vec::new();
+        let (m, t) = training_file(
+            &path,
+            &newer.config,
+            &newer.net,
+            &newer.optim,
+            &newer.progress,
+        )
+        .unwrap();
+        format::write_to(&mut buf, m, t).unwrap();
+        buf.len() as u64
+    };
+    // In the length prefix, in the header, in the first tensor, in the
+    // middle of the data, one byte short of the end.
+    let cuts = [0, 5, 8, 100, total / 2, total - 1];
+    for cut in cuts {
+        let err = save(&path, &newer, Some(cut)).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, CheckpointError::Io { .. }), "{msg}");
+        assert!(
+            msg.contains("run.safetensors.tmp") && msg.contains("injected write failure"),
+            "{msg}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), good_bytes, "cut at {cut}");
+        assert!(
+            !format::tmp_path(&path).exists(),
+            "the .tmp file is removed"
+        );
+        assert!(same(&load_training(&path).unwrap(), &good));
+    }
+    // With no fault the same save goes through and replaces the file.
+    save(&path, &newer, Some(total)).unwrap();
+    assert!(same(&load_training(&path).unwrap(), &newer));
+}
+
+#[test]
+fn a_stale_tmp_file_from_a_crash_is_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("net.safetensors");
+    std::fs::write(format::tmp_path(&path), b"half a checkpoint from a crash").unwrap();
+    let t = training_state(3);
+    save_net(&path, &t.config, &t.net).unwrap();
+    assert_eq!(load_net(&path).unwrap(), (t.config.clone(), t.net.clone()));
+    assert!(!format::tmp_path(&path).exists());
+}
+
+#[test]
+fn floats_and_generators_survive_the_json_header_bit_for_bit() {
+    let mut rng = rng_from_seed(5);
+    for _ in 0..2000 {
+        // Random bit patterns: every exponent, subnormals included.
+        let bits = rng.random::<u64>();
+        let v = f64::from_bits(bits);
+        if !v.is_finite() {
+            continue;
+        }
+        let c = ConfigJson {
+            reg: v,
+            ..ConfigJson::from(&config())
+        };
+        let back: ConfigJson = serde_json::from_str(&format::to_json(&c)).unwrap();
+        assert_eq!(back.reg.to_bits(), bits);
+    }
+    let mut a = rng_from_seed(11);
+    for _ in 0..3 {
+        a.random::<u64>();
+    }
+    let json = format::to_json(&a);
+    let mut b: Rng = serde_json::from_str(&json).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.random::<u64>(), b.random::<u64>());
+}
+
+#[test]
+fn the_same_state_gives_the_same_bytes() {
+    let t = training_state(4);
+    let write = || {
+        let (m, ts) =
+            training_file(Path::new("x"), &t.config, &t.net, &t.optim, &t.progress).unwrap();
+        let mut buf = Vec::new();
+        format::write_to(&mut buf, m, ts).unwrap();
+        buf
+    };
+    let a = write();
+    assert_eq!(a, write());
+    // And safetensors itself reads what gradtape writes.
+    let st = safetensors::SafeTensors::deserialize(&a).unwrap();
+    let w1 = st.tensor("W1").unwrap();
+    assert_eq!(w1.dtype(), safetensors::Dtype::F64);
+    assert_eq!(w1.shape(), &[4, 6]);
+    assert!(st.tensor("adam.W1.m").is_ok() && st.tensor("best.bn2.running_var").is_ok());
+}

@@ -1,0 +1,61 @@
+//! Scores a saved net on CIFAR-10 without training: loads a checkpoint
+//! (a net checkpoint, or a training checkpoint from `cifar10_fc --save`),
+//! checks it whole, and prints its validation and test accuracy.
+//!
+//! cargo run --release --example evaluate -- run.safetensors [--last] [--data DIR]
+//!
+//! From a training checkpoint the best validation epoch's net is scored,
+//! as `cifar10_fc` scores it at the end of training; `--last` scores the net
+//! of the last saved epoch instead.
+
+use clap::Parser;
+use gradtape::checkpoint::{load_best_net, load_net};
+use gradtape::nn::{FullyConnectedNet, Model};
+use gradtape::notebook::cli::CommonArgs;
+use gradtape::rng_from_seed;
+use gradtape::train::check_accuracy;
+use std::path::PathBuf;
+
+/// Score a gradtape checkpoint on the CIFAR-10 validation and test splits.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// The checkpoint (.safetensors) to score.
+    checkpoint: PathBuf,
+    /// From a training checkpoint, score the last epoch's net rather than
+    /// the best validation epoch's.
+    #[arg(long)]
+    last: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn main() {
+    // Errors in full sentences (their Display), not as Debug structs.
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    // The checkpoint first: a bad file fails before the data is read.
+    let (config, state) = if args.last {
+        load_net(&args.checkpoint)?
+    } else {
+        load_best_net(&args.checkpoint)?
+    };
+    let mut net = FullyConnectedNet::new(config.clone())?;
+    net.restore(&state)?;
+    if !args.common.quiet {
+        println!("{}: {config:?}", args.checkpoint.display());
+    }
+    let data = args.common.load()?;
+    let mut rng = rng_from_seed(args.common.seed);
+    let val_acc = check_accuracy(&mut net, &data.val, None, 100, &mut rng)?;
+    let test_acc = check_accuracy(&mut net, &data.test, None, 100, &mut rng)?;
+    println!("Validation set accuracy: {val_acc}");
+    println!("Test set accuracy: {test_acc}");
+    Ok(())
+}
