@@ -148,7 +148,7 @@ pub fn run_checkpointed(
         seed: options.seed,
         ..SolverOptions::default()
     };
-    let mut solver = Solver::new(net, data.train.clone(), data.val.clone(), solver_options)?;
+    let mut solver = Solver::new(net, &data.train, &data.val, solver_options)?;
     if let Some(path) = &checkpoints.resume {
         let state = gradtape_checkpoint::resume_solver(path, &mut solver)?;
         if output != Output::Quiet {

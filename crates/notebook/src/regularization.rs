@@ -71,7 +71,7 @@ pub fn run(
         if output != Output::Quiet {
             println!("Training a net with dropout {dropout:.2}");
         }
-        let mut solver = Solver::new(net, train.clone(), data.val.clone(), solver_options)?;
+        let mut solver = Solver::new(net, &train, &data.val, solver_options)?;
         attach(&mut solver, output, &format!("dropout {dropout:.2}"));
         let start = std::time::Instant::now();
         solver.train()?;
