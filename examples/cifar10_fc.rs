@@ -21,7 +21,7 @@ use gradtape::notebook::report::write_json;
 
 /// Train the notebook's final fully connected net on CIFAR-10.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     common: CommonArgs,

@@ -7,7 +7,7 @@ use clap::Parser;
 
 /// Dropout backward pass checked with centered differences.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Keep probability.
     #[arg(long, default_value_t = 0.8)]

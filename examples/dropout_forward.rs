@@ -7,7 +7,7 @@ use clap::Parser;
 
 /// Dropout forward pass: means and fractions of zeros, train vs test.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Seed for the input and the masks.
     #[arg(long, default_value_t = 231)]

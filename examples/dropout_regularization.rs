@@ -12,7 +12,7 @@ use gradtape::notebook::report::write_json;
 
 /// Dropout as a regularizer: train/val accuracy with and without dropout.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     common: CommonArgs,

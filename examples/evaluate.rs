@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 /// Score a gradtape checkpoint on the CIFAR-10 validation and test splits.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// The checkpoint (.safetensors) to score.
     checkpoint: PathBuf,

@@ -8,7 +8,7 @@ use clap::Parser;
 
 /// FullyConnectedNet gradient check with dropout (and batchnorm).
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

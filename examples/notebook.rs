@@ -17,7 +17,7 @@ use std::time::Instant;
 
 /// Reproduce the CS231n Dropout notebook end to end.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
