@@ -130,16 +130,53 @@ fn main() {
     b.net.tape_mut().set_profiling(false);
 
     if std::env::args().any(|a| a == "--sweep") {
-        println!("# sweep: median step time (ms) against batch size (hidden 500) and hidden width (batch 100)");
-        for batch in [10, 50, 100, 500, 1000] {
-            let mut b = Bench::new(batch, 500);
-            let (t, ..) = time_steps(&mut b, 3, 15);
-            println!("SWEEP\tbatch\t{batch}\t{:.3}", median(t) * 1e3);
-        }
-        for hidden in [100, 500, 1000, 2000] {
-            let mut b = Bench::new(100, hidden);
-            let (t, ..) = time_steps(&mut b, 3, 15);
-            println!("SWEEP\thidden\t{hidden}\t{:.3}", median(t) * 1e3);
+        sweep();
+    }
+}
+
+/// Step time against batch size (hidden 500) and hidden width (batch 100),
+/// printed as `SWEEP` lines and drawn to target/bench/sweep_{batch,width}.png.
+fn sweep() {
+    use gradtape::plot::{plot_xy, XyPlot, XySeries};
+    println!("# sweep: median step time (ms) against batch size (hidden 500) and hidden width (batch 100)");
+    let mut by_batch = Vec::new();
+    for batch in [10, 50, 100, 500, 1000] {
+        let mut b = Bench::new(batch, 500);
+        let (t, ..) = time_steps(&mut b, 3, 15);
+        let ms = median(t) * 1e3;
+        println!(
+            "SWEEP\tbatch\t{batch}\t{ms:.3}\tus_per_example={:.1}",
+            ms * 1e3 / batch as f64
+        );
+        by_batch.push((batch as f64, ms));
+    }
+    let mut by_width = Vec::new();
+    for hidden in [100, 500, 1000, 2000] {
+        let mut b = Bench::new(100, hidden);
+        let (t, ..) = time_steps(&mut b, 3, 15);
+        let ms = median(t) * 1e3;
+        println!("SWEEP\thidden\t{hidden}\t{ms:.3}");
+        by_width.push((hidden as f64, ms));
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    for (stem, x_label, points) in [
+        ("sweep_batch", "Batch size (hidden 500)", by_batch),
+        ("sweep_width", "Hidden width (batch 100)", by_width),
+    ] {
+        let plot = XyPlot {
+            title: "Training step time of the 3-hidden-layer net".into(),
+            x_label: x_label.into(),
+            y_label: "Median step time (ms)".into(),
+            series: vec![XySeries {
+                label: "gradtape".into(),
+                points,
+            }],
+            log_x: true,
+            log_y: true,
+        };
+        match plot_xy(&dir, stem, &plot) {
+            Ok((png, _)) => println!("# figure: {}", png.display()),
+            Err(e) => eprintln!("# figure not written: {e}"),
         }
     }
 }
