@@ -4,7 +4,7 @@
 //! breakdown of where the step's time goes, and a sweep over batch size and
 //! hidden width.
 //!
-//! cargo bench --bench step [-- --steps 100 --sweep]
+//! cargo bench --bench step [-- --steps 100 --sweep --anomaly]
 //!
 //! benches/compare_numpy.sh runs this beside numpy in the same run and prints
 //! the ratio.
@@ -92,6 +92,12 @@ fn arg(name: &str, default: usize) -> usize {
 fn main() {
     let steps = arg("--steps", 100);
     let mut b = Bench::new(100, 500);
+    // --anomaly: the same step with anomaly detection on (a finiteness scan
+    // of every op's output and every gradient contribution).
+    if std::env::args().any(|a| a == "--anomaly") {
+        b.net.tape_mut().set_detect_anomaly(true);
+        println!("# anomaly detection on");
+    }
     let (total, fb, adam, loss) = time_steps(&mut b, 10, steps);
     let med = median(total.clone());
     let gemm_flops =

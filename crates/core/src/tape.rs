@@ -433,7 +433,7 @@ impl Tape {
             self.check(op, v)?;
         }
         if self.detect_anomaly {
-            if let Some(index) = value.data().iter().position(|x| !x.is_finite()) {
+            if let Some(index) = first_non_finite(value.data()) {
                 return Err(Error::NonFinite {
                     op,
                     node: self.values.len(),
@@ -544,7 +544,7 @@ impl Tape {
             if self.detect_anomaly {
                 for v in &node.inputs {
                     if let Some(g) = lo[v.index()].as_ref() {
-                        if let Some(index) = g.data().iter().position(|x| !x.is_finite()) {
+                        if let Some(index) = first_non_finite(g.data()) {
                             return Err(Error::NonFinite {
                                 op: node.op,
                                 node: i,
@@ -558,5 +558,26 @@ impl Tape {
             }
         }
         Ok(())
+    }
+}
+
+/// Index of the first NaN or infinity in `xs`. The scan multiplies by zero
+/// into eight independent lanes (`x * 0` is NaN exactly when `x` is not
+/// finite), which the compiler vectorises; only a buffer that fails is
+/// searched element by element. This keeps anomaly mode cheap.
+fn first_non_finite(xs: &[f64]) -> Option<usize> {
+    let mut lanes = [0.0f64; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for j in 0..8 {
+            lanes[j] += c[j] * 0.0;
+        }
+    }
+    let clean = lanes.iter().chain(tail).all(|x| x.is_finite());
+    if clean {
+        None
+    } else {
+        xs.iter().position(|x| !x.is_finite())
     }
 }
