@@ -16,6 +16,26 @@ use std::time::{Duration, Instant};
 
 const DIMS: [usize; 5] = [3072, 500, 500, 500, 10];
 
+/// Counts heap allocations, to report how many one steady-state step makes.
+struct CountingAlloc;
+
+static ALLOCATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; the
+// counter is a relaxed atomic with no other effect.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
 struct Bench {
     net: FullyConnectedNet,
     opt: Box<dyn Optimizer + Send>,
@@ -116,6 +136,14 @@ fn main() {
         median(fb) * 1e3,
         median(adam) * 1e3
     );
+
+    // Allocations per steady-state step (all threads).
+    let before = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
+    for i in 0..10 {
+        b.step(i);
+    }
+    let per_step = (ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed) - before) / 10;
+    println!("# heap allocations per steady-state step: {per_step}");
 
     // Where forward + backward time goes, per op.
     b.net.tape_mut().set_profiling(true);
