@@ -67,6 +67,17 @@ pub(crate) trait Slot {
     fn len(&self) -> usize;
 }
 
+/// A single buffer per parameter (momentum's velocity, RMSProp's cache).
+impl Slot for Vec<f64> {
+    fn zeros(len: usize) -> Self {
+        vec![0.0; len]
+    }
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+}
+
 /// The state for `name`, created (zero-filled, `len` elements) on first use.
 ///
 /// Only the first call for a name allocates (the key and the buffers); later

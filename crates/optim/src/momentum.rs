@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use gradtape_core::Result;
 
-use crate::check::{self, Slot};
+use crate::check;
 use crate::state::{OptimState, ParamState};
 use crate::{Optimizer, UpdateRule};
 
@@ -38,20 +38,6 @@ impl SgdMomentumConfig {
     }
 }
 
-/// One velocity buffer per parameter.
-#[derive(Debug, Clone, PartialEq)]
-struct Velocity(Vec<f64>);
-
-impl Slot for Velocity {
-    fn zeros(len: usize) -> Self {
-        Velocity(vec![0.0; len])
-    }
-
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-}
-
 /// SGD with momentum, per element:
 /// `v = momentum * v - learning_rate * dw; w = w + v`, with `v` starting at
 /// zero for each parameter name.
@@ -67,7 +53,7 @@ impl Slot for Velocity {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SgdMomentum {
     config: SgdMomentumConfig,
-    state: BTreeMap<String, Velocity>,
+    state: BTreeMap<String, Vec<f64>>,
 }
 
 impl SgdMomentum {
@@ -87,7 +73,7 @@ impl SgdMomentum {
 
     /// The velocity of parameter `name`, if it has been updated.
     pub fn velocity(&self, name: &str) -> Option<&[f64]> {
-        self.state.get(name).map(|v| v.0.as_slice())
+        self.state.get(name).map(|v| v.as_slice())
     }
 }
 
@@ -108,7 +94,7 @@ impl Optimizer for SgdMomentum {
 
     fn update(&mut self, name: &str, param: &mut [f64], grad: &[f64]) -> Result<()> {
         check::lengths(OP, name, param.len(), grad.len())?;
-        let Velocity(v) = check::slot(OP, &mut self.state, name, param.len())?;
+        let v = check::slot(OP, &mut self.state, name, param.len())?;
         let SgdMomentumConfig {
             learning_rate: lr,
             momentum: mu,
@@ -142,7 +128,7 @@ impl Optimizer for SgdMomentum {
             params: self
                 .state
                 .iter()
-                .map(|(name, Velocity(v))| {
+                .map(|(name, v)| {
                     let p = ParamState {
                         step: 0,
                         buffers: [(VELOCITY.to_owned(), v.clone())].into(),
@@ -164,7 +150,7 @@ impl Optimizer for SgdMomentum {
         self.state = state
             .params
             .iter()
-            .map(|(name, p)| (name.clone(), Velocity(p.buffers[VELOCITY].clone())))
+            .map(|(name, p)| (name.clone(), p.buffers[VELOCITY].clone()))
             .collect();
         Ok(())
     }

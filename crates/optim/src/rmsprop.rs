@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use gradtape_core::Result;
 
-use crate::check::{self, Slot};
+use crate::check;
 use crate::state::{OptimState, ParamState};
 use crate::{Optimizer, UpdateRule};
 
@@ -44,20 +44,6 @@ impl RmsPropConfig {
     }
 }
 
-/// One squared-gradient cache per parameter.
-#[derive(Debug, Clone, PartialEq)]
-struct Cache(Vec<f64>);
-
-impl Slot for Cache {
-    fn zeros(len: usize) -> Self {
-        Cache(vec![0.0; len])
-    }
-
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-}
-
 /// RMSProp, per element:
 /// `cache = decay_rate * cache + (1 - decay_rate) * dw²;
 /// w = w - learning_rate * dw / (sqrt(cache) + epsilon)`,
@@ -73,7 +59,7 @@ impl Slot for Cache {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RmsProp {
     config: RmsPropConfig,
-    state: BTreeMap<String, Cache>,
+    state: BTreeMap<String, Vec<f64>>,
 }
 
 impl RmsProp {
@@ -93,7 +79,7 @@ impl RmsProp {
 
     /// The squared-gradient cache of parameter `name`, if it has been updated.
     pub fn cache(&self, name: &str) -> Option<&[f64]> {
-        self.state.get(name).map(|c| c.0.as_slice())
+        self.state.get(name).map(|c| c.as_slice())
     }
 }
 
@@ -114,7 +100,7 @@ impl Optimizer for RmsProp {
 
     fn update(&mut self, name: &str, param: &mut [f64], grad: &[f64]) -> Result<()> {
         check::lengths(OP, name, param.len(), grad.len())?;
-        let Cache(cache) = check::slot(OP, &mut self.state, name, param.len())?;
+        let cache = check::slot(OP, &mut self.state, name, param.len())?;
         let RmsPropConfig {
             learning_rate: lr,
             decay_rate: d,
@@ -157,7 +143,7 @@ impl Optimizer for RmsProp {
             params: self
                 .state
                 .iter()
-                .map(|(name, Cache(c))| {
+                .map(|(name, c)| {
                     let p = ParamState {
                         step: 0,
                         buffers: [(CACHE.to_owned(), c.clone())].into(),
@@ -185,7 +171,7 @@ impl Optimizer for RmsProp {
         self.state = state
             .params
             .iter()
-            .map(|(name, p)| (name.clone(), Cache(p.buffers[CACHE].clone())))
+            .map(|(name, p)| (name.clone(), p.buffers[CACHE].clone()))
             .collect();
         Ok(())
     }
