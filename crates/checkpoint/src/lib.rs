@@ -105,28 +105,28 @@ pub fn write_net(w: &mut dyn Write, config: &FcConfig, state: &NetState) -> Resu
 /// Build the net with `FullyConnectedNet::new(config)` and `restore` the
 /// state, or use [`load_net_into`].
 pub fn load_net(path: impl AsRef<Path>) -> Result<(FcConfig, NetState)> {
-    let path = path.as_ref();
-    let file = format::read(path)?;
-    match kind(&file)? {
-        Kind::Net => decode_net_file(&file),
-        Kind::Training => {
-            let t = decode_training_file(&file)?;
-            Ok((t.config, t.net))
-        }
-    }
+    load_net_file(path.as_ref(), |t| t.net)
 }
 
 /// Like [`load_net`], but from a training checkpoint gives the best
 /// validation epoch's net (what [`Solver::train`] ends with) when there is
 /// one.
 pub fn load_best_net(path: impl AsRef<Path>) -> Result<(FcConfig, NetState)> {
-    let path = path.as_ref();
+    load_net_file(path.as_ref(), |t| t.progress.best.unwrap_or(t.net))
+}
+
+/// Reads and checks a net or training checkpoint; from a training one,
+/// `pick` chooses which of its nets to return.
+fn load_net_file(
+    path: &Path,
+    pick: impl FnOnce(TrainingState) -> NetState,
+) -> Result<(FcConfig, NetState)> {
     let file = format::read(path)?;
     match kind(&file)? {
         Kind::Net => decode_net_file(&file),
         Kind::Training => {
             let t = decode_training_file(&file)?;
-            Ok((t.config, t.progress.best.unwrap_or(t.net)))
+            Ok((t.config.clone(), pick(t)))
         }
     }
 }
