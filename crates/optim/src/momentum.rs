@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use gradtape_core::Result;
 
 use crate::check;
-use crate::state::{OptimState, ParamState};
+use crate::state::{export_buffers, import_buffers, OptimState};
 use crate::{Optimizer, UpdateRule};
 
 const OP: &str = "sgd_momentum";
@@ -125,17 +125,7 @@ impl Optimizer for SgdMomentum {
             rule: UpdateRule::SgdMomentum,
             learning_rate: self.config.learning_rate,
             hyperparameters: [("momentum".to_owned(), self.config.momentum)].into(),
-            params: self
-                .state
-                .iter()
-                .map(|(name, v)| {
-                    let p = ParamState {
-                        step: 0,
-                        buffers: [(VELOCITY.to_owned(), v.clone())].into(),
-                    };
-                    (name.clone(), p)
-                })
-                .collect(),
+            params: export_buffers(&self.state, VELOCITY),
         }
     }
 
@@ -147,11 +137,7 @@ impl Optimizer for SgdMomentum {
         };
         config.validate()?;
         self.config = config;
-        self.state = state
-            .params
-            .iter()
-            .map(|(name, p)| (name.clone(), p.buffers[VELOCITY].clone()))
-            .collect();
+        self.state = import_buffers(state, VELOCITY);
         Ok(())
     }
 }

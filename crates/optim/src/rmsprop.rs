@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use gradtape_core::Result;
 
 use crate::check;
-use crate::state::{OptimState, ParamState};
+use crate::state::{export_buffers, import_buffers, OptimState};
 use crate::{Optimizer, UpdateRule};
 
 const OP: &str = "rmsprop";
@@ -140,17 +140,7 @@ impl Optimizer for RmsProp {
                 ("epsilon".to_owned(), self.config.epsilon),
             ]
             .into(),
-            params: self
-                .state
-                .iter()
-                .map(|(name, c)| {
-                    let p = ParamState {
-                        step: 0,
-                        buffers: [(CACHE.to_owned(), c.clone())].into(),
-                    };
-                    (name.clone(), p)
-                })
-                .collect(),
+            params: export_buffers(&self.state, CACHE),
         }
     }
 
@@ -168,11 +158,7 @@ impl Optimizer for RmsProp {
         };
         config.validate()?;
         self.config = config;
-        self.state = state
-            .params
-            .iter()
-            .map(|(name, p)| (name.clone(), p.buffers[CACHE].clone()))
-            .collect();
+        self.state = import_buffers(state, CACHE);
         Ok(())
     }
 }
