@@ -625,15 +625,26 @@ pub fn check_accuracy<M: Model + ?Sized, D: Dataset + ?Sized>(
         Some(k) if k < n => (0..k).map(|_| rng.random_range(0..n)).collect(),
         _ => (0..n).collect(),
     };
-    let d: usize = data.example_dims().iter().product();
+    // One batch buffer for every full chunk; only a short last chunk gets
+    // its own.
+    let batch_tensor = |rows: usize| {
+        let mut dims = vec![rows];
+        dims.extend(data.example_dims());
+        Tensor::zeros(&dims)
+    };
+    let mut full = batch_tensor(batch_size.min(indices.len()));
+    let mut y = Vec::with_capacity(batch_size);
     let mut correct = 0;
     for chunk in indices.chunks(batch_size) {
-        let mut dims = vec![chunk.len()];
-        dims.extend(data.example_dims());
-        let mut x = vec![0.0; chunk.len() * d];
-        let mut y = Vec::with_capacity(chunk.len());
-        data.fill_batch(chunk, &mut x, &mut y)?;
-        let scores = model.scores(&Tensor::from_vec(x, &dims)?)?;
+        let mut short;
+        let x = if chunk.len() == full.dims()[0] {
+            &mut full
+        } else {
+            short = batch_tensor(chunk.len());
+            &mut short
+        };
+        data.fill_batch(chunk, x.data_mut(), &mut y)?;
+        let scores = model.scores(x)?;
         correct += scores
             .argmax_rows()
             .iter()
