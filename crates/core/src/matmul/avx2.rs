@@ -1,0 +1,97 @@
+//! The AVX2 + FMA micro-kernel: one `MR x NR` = 6 x 8 tile of C from a packed
+//! sliver of A (6 values per step of k) and one of B (8 values per step).
+//! Twelve 4-wide accumulators, two B vectors and one broadcast fill 15 of the
+//! 16 ymm registers; each step of k is 12 independent FMAs, enough to keep
+//! both FMA pipes busy through their 4-cycle latency.
+
+use super::packed::{MR, NR};
+use std::arch::x86_64::*;
+
+/// Whether this CPU can run [`kernel`] (checked once by std, then cached).
+pub(super) fn available() -> bool {
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+}
+
+/// `C[..rows, ..cols] = alpha * (A_sliver B_sliver) + beta * C` over `kc`
+/// steps, where B's 8 values for step `p` start at `b + p * ldb` (`ldb = NR`
+/// for a packed sliver, B's row stride when B is read in place) and C's rows
+/// are `ldc` apart. With `beta == 0` C is not read.
+///
+/// Every element is the same chain of FMAs whatever tile or thread computes
+/// it, and a partial tile (rows < MR or cols < NR) is written with the same
+/// two IEEE operations as a whole one, so the bits never depend on where the
+/// tile edges fall.
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA; `a` holds `kc * MR` readable values and
+/// `b + p * ldb` 8 for every `p < kc`; `c` points at a `rows x cols` block with row stride `ldc`
+/// that nothing else touches during the call.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn kernel(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    ldb: usize,
+    c: *mut f64,
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    alpha: f64,
+    beta: f64,
+) {
+    // C is read and written only after the k loop; asking for its lines now
+    // hides the miss (C is often out of cache: dW1 is 12 MB).
+    for i in 0..rows {
+        let row = c.add(i * ldc) as *const i8;
+        _mm_prefetch::<_MM_HINT_T0>(row);
+        _mm_prefetch::<_MM_HINT_T0>(row.add(8 * (NR - 1)));
+    }
+    let mut acc = [[_mm256_setzero_pd(); 2]; MR];
+    let (mut a, mut b) = (a, b);
+    for _ in 0..kc {
+        let b0 = _mm256_loadu_pd(b);
+        let b1 = _mm256_loadu_pd(b.add(4));
+        // Unrolled by the compiler: MR is a constant.
+        for (i, row) in acc.iter_mut().enumerate() {
+            let ai = _mm256_broadcast_sd(&*a.add(i));
+            row[0] = _mm256_fmadd_pd(ai, b0, row[0]);
+            row[1] = _mm256_fmadd_pd(ai, b1, row[1]);
+        }
+        a = a.add(MR);
+        b = b.add(ldb);
+    }
+
+    let va = _mm256_set1_pd(alpha);
+    let vb = _mm256_set1_pd(beta);
+    if rows == MR && cols == NR {
+        for (i, row) in acc.iter().enumerate() {
+            let ci = c.add(i * ldc);
+            for (h, &v) in row.iter().enumerate() {
+                let p = ci.add(4 * h);
+                let mut out = _mm256_mul_pd(va, v);
+                if beta != 0.0 {
+                    out = _mm256_add_pd(_mm256_mul_pd(vb, _mm256_loadu_pd(p)), out);
+                }
+                _mm256_storeu_pd(p, out);
+            }
+        }
+    } else {
+        let mut tile = [[0.0f64; NR]; MR];
+        for (t, row) in tile.iter_mut().zip(&acc) {
+            _mm256_storeu_pd(t.as_mut_ptr(), row[0]);
+            _mm256_storeu_pd(t.as_mut_ptr().add(4), row[1]);
+        }
+        for (i, t) in tile.iter().enumerate().take(rows) {
+            for (j, &v) in t.iter().enumerate().take(cols) {
+                let p = c.add(i * ldc + j);
+                // The same two operations, in the same order, as above.
+                let mut out = alpha * v;
+                if beta != 0.0 {
+                    out += beta * *p;
+                }
+                *p = out;
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! A cache-blocked product in the BLIS layout: B is packed `KC x NC` at a
+//! time into column slivers `NR` wide, A `MC x KC` at a time into row slivers
+//! `MR` tall, and the micro-kernel walks the slivers so that one B sliver
+//! (KC * NR * 8 = 16 KB) stays in L1 while A's block (MC * KC * 8 = 240 KB)
+//! stays in L2.
+//!
+//! Threads split C into column blocks (or row blocks, when C is taller than
+//! wide), each computed by the serial loop on its own packing buffers. The
+//! `k` sum is never split, and its blocking (`KC`) is fixed, so every element
+//! of C is the same sequence of operations whatever the thread count.
+
+use super::avx2;
+use std::cell::RefCell;
+
+/// Micro-tile: rows of A per sliver, columns of B per sliver.
+pub(super) const MR: usize = 6;
+pub(super) const NR: usize = 8;
+/// Block sizes: k per packed block, rows of A per block, columns of B per block.
+const KC: usize = 256;
+const MC: usize = 120;
+const NC: usize = 2048;
+/// Products with fewer multiply-adds than this run on one thread: below it,
+/// waking a second thread costs more than it saves (`cargo bench --bench
+/// matmul -- --sweep`).
+const PAR_MIN_MULADDS: usize = 1 << 19;
+
+/// A read-only matrix: element `(i, j)` is at `ptr + i * rs + j * cs`.
+#[derive(Clone, Copy)]
+pub(super) struct MatRef {
+    pub ptr: *const f64,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+/// C as a raw pointer, so disjoint blocks can go to different threads.
+#[derive(Clone, Copy)]
+struct COut {
+    ptr: *mut f64,
+    ldc: usize,
+}
+impl MatRef {
+    /// The submatrix starting at `(i, j)`.
+    unsafe fn at(self, i: usize, j: usize) -> MatRef {
+        MatRef {
+            ptr: self.ptr.add(i * self.rs + j * self.cs),
+            ..self
+        }
+    }
+}
+
+impl COut {
+    /// The block starting at `(i, j)`.
+    unsafe fn at(self, i: usize, j: usize) -> COut {
+        COut {
+            ptr: self.ptr.add(i * self.ldc + j),
+            ..self
+        }
+    }
+}
+
+// SAFETY: threads only ever write disjoint blocks of C (see `gemm`).
+unsafe impl Send for COut {}
+unsafe impl Sync for COut {}
+// SAFETY: A and B are only read, and outlive the call.
+unsafe impl Send for MatRef {}
+unsafe impl Sync for MatRef {}
+
+thread_local! {
+    /// Packing buffers, reused by every product this thread computes.
+    static PACK: RefCell<(Vec<f64>, Vec<f64>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// `C = alpha * A B + beta * C` with A `(m, k)`, B `(k, n)`, C row-major with
+/// row stride `ldc`. `m, n, k > 0`.
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA ([`avx2::available`]); A, B and C cover the
+/// stated shapes, and C aliases neither.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f64,
+    a: MatRef,
+    b: MatRef,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let c = COut { ptr: c, ldc };
+    let threads = if m * n * k >= PAR_MIN_MULADDS {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
+    // Split the longer side of C, in whole slivers; each thread packs its own
+    // copy of the other operand, and the shorter side's operand is the
+    // smaller one to copy twice.
+    let (len, unit) = if n >= m { (n, NR) } else { (m, MR) };
+    let slivers = len.div_ceil(unit);
+    let parts = threads.min(slivers).max(1);
+    if parts == 1 {
+        serial(m, k, n, alpha, a, b, beta, c);
+        return;
+    }
+    let per = slivers.div_ceil(parts) * unit;
+    let run = move |part: usize| {
+        let lo = part * per;
+        let hi = (lo + per).min(len);
+        if lo >= hi {
+            return;
+        }
+        // SAFETY: blocks [lo, hi) of different parts are disjoint.
+        unsafe {
+            if n >= m {
+                let (b, c) = (b.at(0, lo), c.at(0, lo));
+                serial(m, k, hi - lo, alpha, a, b, beta, c);
+            } else {
+                let (a, c) = (a.at(lo, 0), c.at(lo, 0));
+                serial(hi - lo, k, n, alpha, a, b, beta, c);
+            }
+        }
+    };
+    use rayon::prelude::*;
+    (0..parts).into_par_iter().for_each(run);
+}
+
+/// The blocked loop on one thread.
+#[allow(clippy::too_many_arguments)]
+unsafe fn serial(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f64,
+    a: MatRef,
+    b: MatRef,
+    beta: f64,
+    c: COut,
+) {
+    PACK.with(|cell| {
+        // A product never calls back into rayon while it holds the buffers,
+        // so this borrow cannot be re-entered; a fresh pair is the fallback.
+        let mut fresh = (Vec::new(), Vec::new());
+        let mut guard = cell.try_borrow_mut();
+        let (abuf, bbuf) = match guard.as_deref_mut() {
+            Ok(bufs) => (&mut bufs.0, &mut bufs.1),
+            Err(_) => (&mut fresh.0, &mut fresh.1),
+        };
+        let apack = aligned(abuf, MC.div_ceil(MR) * MR * KC);
+        let bpack = aligned(bbuf, NC.min(n).div_ceil(NR) * NR * KC);
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                // Only the first k block sees the caller's beta; later ones
+                // add to what the earlier ones wrote.
+                let beta = if pc == 0 { beta } else { 1.0 };
+                pack_b(kc, nc, b.at(pc, jc), bpack);
+                for ic in (0..m).step_by(MC) {
+                    let mc = MC.min(m - ic);
+                    pack_a(mc, kc, a.at(ic, pc), apack);
+                    for jr in (0..nc).step_by(NR) {
+                        let bs = bpack.as_ptr().add(jr * kc);
+                        for ir in (0..mc).step_by(MR) {
+                            avx2::kernel(
+                                kc,
+                                apack.as_ptr().add(ir * kc),
+                                bs,
+                                NR,
+                                c.at(ic + ir, jc + jr).ptr,
+                                c.ldc,
+                                MR.min(mc - ir),
+                                NR.min(nc - jr),
+                                alpha,
+                                beta,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// `len` values of `buf`, starting at a 64-byte boundary (one cache line).
+fn aligned(buf: &mut Vec<f64>, len: usize) -> &mut [f64] {
+    if buf.len() < len + 8 {
+        buf.resize(len + 8, 0.0);
+    }
+    let skip = buf.as_ptr().align_offset(64).min(8);
+    &mut buf[skip..skip + len]
+}
+
+/// Packs the `mc x kc` block of A into row slivers of `MR`: sliver `s` holds
+/// `A[s*MR + i, p]` at `s*MR*kc + p*MR + i`, zero past the last row.
+unsafe fn pack_a(mc: usize, kc: usize, a: MatRef, out: &mut [f64]) {
+    pack::<MR>(mc, kc, a.ptr, a.rs, a.cs, out);
+}
+
+/// Packs the `kc x nc` block of B into column slivers of `NR`: sliver `s`
+/// holds `B[p, s*NR + j]` at `s*NR*kc + p*NR + j`, zero past the last column.
+unsafe fn pack_b(kc: usize, nc: usize, b: MatRef, out: &mut [f64]) {
+    pack::<NR>(nc, kc, b.ptr, b.cs, b.rs, out);
+}
+
+/// Packs `len` lines of `kc` values into slivers of `W` lines: line `l`'s
+/// value `p` is at `src + l * line_stride + p * k_stride` and goes to
+/// `(l / W) * W * kc + p * W + l % W`. Lines past `len` in the last sliver
+/// are zero.
+unsafe fn pack<const W: usize>(
+    len: usize,
+    kc: usize,
+    src: *const f64,
+    line_stride: usize,
+    k_stride: usize,
+    out: &mut [f64],
+) {
+    let slivers = len.div_ceil(W);
+    let out = &mut out[..slivers * W * kc];
+    if line_stride == 1 {
+        // The W values of one step are contiguous: walk the source row by
+        // row (sequential reads), writing W values into each sliver.
+        let full = len / W;
+        let rest = len - full * W;
+        for p in 0..kc {
+            let row = std::slice::from_raw_parts(src.add(p * k_stride), len);
+            for s in 0..full {
+                let at = s * W * kc + p * W;
+                out[at..at + W].copy_from_slice(&row[s * W..s * W + W]);
+            }
+            if rest > 0 {
+                let at = full * W * kc + p * W;
+                out[at..at + rest].copy_from_slice(&row[full * W..]);
+                out[at + rest..at + W].fill(0.0);
+            }
+        }
+    } else {
+        // Each line is read along k (contiguous when k_stride == 1).
+        for (s, sliver) in out.chunks_exact_mut(W * kc).enumerate() {
+            let lines = W.min(len - s * W);
+            if lines < W {
+                sliver.fill(0.0);
+            }
+            for w in 0..lines {
+                let line = src.add((s * W + w) * line_stride);
+                for p in 0..kc {
+                    *sliver.get_unchecked_mut(p * W + w) = *line.add(p * k_stride);
+                }
+            }
+        }
+    }
+}
