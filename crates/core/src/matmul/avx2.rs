@@ -95,3 +95,44 @@ pub(super) unsafe fn kernel(
         }
     }
 }
+
+/// Packing help: for 4 lines of `kc` contiguous values starting `stride`
+/// apart at `src`, writes line `w`'s value `p` to `dst[p * dst_stride + w]`,
+/// four steps of k per 4x4 register transpose (the scalar loop would write
+/// one value at a time, strided).
+///
+/// # Safety
+/// The CPU supports AVX2; `src + w * stride + p` is readable and
+/// `dst + p * dst_stride + w` writable for `w < 4`, `p < kc`.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn transpose_4_lines(
+    kc: usize,
+    src: *const f64,
+    stride: usize,
+    dst: *mut f64,
+    dst_stride: usize,
+) {
+    let mut p = 0;
+    while p + 4 <= kc {
+        let r0 = _mm256_loadu_pd(src.add(p));
+        let r1 = _mm256_loadu_pd(src.add(stride + p));
+        let r2 = _mm256_loadu_pd(src.add(2 * stride + p));
+        let r3 = _mm256_loadu_pd(src.add(3 * stride + p));
+        // t0 = [r0.0 r1.0 r0.2 r1.2], t1 = [r0.1 r1.1 r0.3 r1.3], ...
+        let t0 = _mm256_unpacklo_pd(r0, r1);
+        let t1 = _mm256_unpackhi_pd(r0, r1);
+        let t2 = _mm256_unpacklo_pd(r2, r3);
+        let t3 = _mm256_unpackhi_pd(r2, r3);
+        let d = dst.add(p * dst_stride);
+        _mm256_storeu_pd(d, _mm256_permute2f128_pd::<0x20>(t0, t2));
+        _mm256_storeu_pd(d.add(dst_stride), _mm256_permute2f128_pd::<0x20>(t1, t3));
+        _mm256_storeu_pd(d.add(2 * dst_stride), _mm256_permute2f128_pd::<0x31>(t0, t2));
+        _mm256_storeu_pd(d.add(3 * dst_stride), _mm256_permute2f128_pd::<0x31>(t1, t3));
+        p += 4;
+    }
+    for p in p..kc {
+        for w in 0..4 {
+            *dst.add(p * dst_stride + w) = *src.add(w * stride + p);
+        }
+    }
+}

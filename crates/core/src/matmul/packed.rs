@@ -242,7 +242,21 @@ unsafe fn pack<const W: usize>(
             if lines < W {
                 sliver.fill(0.0);
             }
-            for w in 0..lines {
+            let mut w = 0;
+            if k_stride == 1 {
+                // Four lines at a time, four steps of k per 4x4 transpose.
+                while w + 4 <= lines {
+                    avx2::transpose_4_lines(
+                        kc,
+                        src.add((s * W + w) * line_stride),
+                        line_stride,
+                        sliver.as_mut_ptr().add(w),
+                        W,
+                    );
+                    w += 4;
+                }
+            }
+            for w in w..lines {
                 let line = src.add((s * W + w) * line_stride);
                 for p in 0..kc {
                     *sliver.get_unchecked_mut(p * W + w) = *line.add(p * k_stride);
