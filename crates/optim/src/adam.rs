@@ -200,6 +200,40 @@ fn fused<const DECAY: bool>(w: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f6
     }
 }
 
+/// [`fused`] compiled for 4-wide AVX registers when the CPU has them: the
+/// pass is bound by its three divisions and a square root per element, and
+/// 4-wide `vdivpd`/`vsqrtpd` do twice the work of the baseline 2-wide SSE2
+/// ones in about the same time. The same IEEE operations in the same order
+/// (no FMA contraction), so the bits are those of the SSE2 build.
+fn fused_best(decay: bool, w: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], s: Step) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        #[target_feature(enable = "avx")]
+        unsafe fn avx(
+            decay: bool,
+            w: &mut [f64],
+            g: &[f64],
+            m: &mut [f64],
+            v: &mut [f64],
+            s: Step,
+        ) {
+            if decay {
+                fused::<true>(w, g, m, v, s);
+            } else {
+                fused::<false>(w, g, m, v, s);
+            }
+        }
+        // SAFETY: the CPU has AVX (checked just above).
+        unsafe { avx(decay, w, g, m, v, s) };
+        return;
+    }
+    if decay {
+        fused::<true>(w, g, m, v, s);
+    } else {
+        fused::<false>(w, g, m, v, s);
+    }
+}
+
 impl Optimizer for Adam {
     fn rule(&self) -> UpdateRule {
         UpdateRule::Adam
@@ -231,13 +265,8 @@ impl Optimizer for Adam {
             .zip(grad.par_chunks(CHUNK))
             .zip(st.m.par_chunks_mut(CHUNK))
             .zip(st.v.par_chunks_mut(CHUNK));
-        chunks.for_each(|(((w, g), m), v)| {
-            if c.weight_decay > 0.0 {
-                fused::<true>(w, g, m, v, step);
-            } else {
-                fused::<false>(w, g, m, v, step);
-            }
-        });
+        let decay = c.weight_decay > 0.0;
+        chunks.for_each(|(((w, g), m), v)| fused_best(decay, w, g, m, v, step));
         Ok(())
     }
 

@@ -126,8 +126,14 @@ pub(super) unsafe fn transpose_4_lines(
         let d = dst.add(p * dst_stride);
         _mm256_storeu_pd(d, _mm256_permute2f128_pd::<0x20>(t0, t2));
         _mm256_storeu_pd(d.add(dst_stride), _mm256_permute2f128_pd::<0x20>(t1, t3));
-        _mm256_storeu_pd(d.add(2 * dst_stride), _mm256_permute2f128_pd::<0x31>(t0, t2));
-        _mm256_storeu_pd(d.add(3 * dst_stride), _mm256_permute2f128_pd::<0x31>(t1, t3));
+        _mm256_storeu_pd(
+            d.add(2 * dst_stride),
+            _mm256_permute2f128_pd::<0x31>(t0, t2),
+        );
+        _mm256_storeu_pd(
+            d.add(3 * dst_stride),
+            _mm256_permute2f128_pd::<0x31>(t1, t3),
+        );
         p += 4;
     }
     for p in p..kc {
