@@ -174,3 +174,80 @@ fn anomaly_detection_catches_a_gradient_that_overflows() {
         "{err}"
     );
 }
+
+/// Gradient buffers come from the pool holding old values and are only
+/// zeroed when nothing overwrites them (see `Grads::contribute`). After
+/// iterations that filled the pool with large values, every gradient must be
+/// exact: an unused parameter's is zero, a value nothing downstream used
+/// passes zero back, an empty batch gives a zero bias gradient, and a
+/// variable used twice adds both contributions.
+#[test]
+fn gradients_never_show_stale_pool_values() {
+    let mut t = Tape::new();
+    let w = t.param(Tensor::full(&[3, 2], 0.5)).unwrap();
+    let b = t.param(Tensor::full(&[2], 0.25)).unwrap();
+    let unused = t.param(Tensor::ones(&[2])).unwrap();
+    // Fill the pool with buffers of every size used below, all holding 1e9.
+    for _ in 0..3 {
+        t.reset();
+        let x = t.input(Tensor::full(&[4, 3], 1e9));
+        let h = t.affine(x, w, b).unwrap();
+        let h = t.relu(h).unwrap();
+        let l = t.sum(h).unwrap();
+        t.backward(l).unwrap();
+    }
+    t.reset();
+    let x = t.input(Tensor::full(&[4, 3], 1.0));
+    let h = t.affine(x, w, b).unwrap();
+    let _dead = t.relu(h).unwrap(); // recorded, but not on the path to the loss
+    let twice = t.add(h, h).unwrap();
+    let loss = t.sum(twice).unwrap();
+    t.backward(loss).unwrap();
+    // d(sum(2 (x W + b)))/dW = 2 x^T 1 = 2 * 4 = 8 per entry; db = 2 * 4 = 8.
+    assert_eq!(t.grad(w).unwrap().data(), &[8.0; 6]);
+    assert_eq!(t.grad(b).unwrap().data(), &[8.0; 2]);
+    assert_eq!(t.grad(unused).unwrap().data(), &[0.0; 2]);
+    assert_eq!(t.grad(h).unwrap().data(), &[2.0; 8]);
+
+    // An empty batch: every gradient is exactly zero.
+    t.reset();
+    let x = t.leaf(Tensor::zeros(&[0, 3]));
+    let h = t.affine(x, w, b).unwrap();
+    let loss = t.sum(h).unwrap();
+    t.backward(loss).unwrap();
+    assert_eq!(t.grad(w).unwrap().data(), &[0.0; 6]);
+    assert_eq!(t.grad(b).unwrap().data(), &[0.0; 2]);
+}
+
+/// After anomaly mode stops a backward pass, the gradients it did not reach
+/// read as zero, not as whatever the pool held.
+#[test]
+fn gradients_after_an_anomaly_are_zero_where_backward_stopped() {
+    let mut t = Tape::new();
+    t.set_detect_anomaly(true);
+    let w = t.param(Tensor::full(&[2, 2], 1.0)).unwrap();
+    let b = t.param(Tensor::zeros(&[2])).unwrap();
+    for poison in [false, true] {
+        t.reset();
+        let x = t.input(Tensor::full(&[1, 2], 1e9));
+        let h = t.affine(x, w, b).unwrap();
+        // The identity, whose backward writes NaN when `poison` is set.
+        let value = t.value(h).unwrap().clone();
+        let y = t
+            .record("poison", value, &[h], move |ctx, grads| {
+                if let Some(g) = grads.get(h) {
+                    g.copy_from_slice(ctx.grad_out().data());
+                    if poison {
+                        g.fill(f64::NAN);
+                    }
+                }
+            })
+            .unwrap();
+        let loss = t.sum(y).unwrap();
+        let result = t.backward(loss);
+        assert_eq!(result.is_err(), poison);
+    }
+    // The pass stopped at "poison": affine's backward never ran.
+    assert_eq!(t.grad(w).unwrap().data(), &[0.0; 4]);
+    assert_eq!(t.grad(b).unwrap().data(), &[0.0; 2]);
+}

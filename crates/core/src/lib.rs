@@ -31,5 +31,5 @@ pub use ops::{softmax_rows, BatchNormStats};
 pub use rand::RngExt;
 pub use random::{fill_normal, rng_from_seed, uniform, Rng};
 pub use shape::Shape;
-pub use tape::{BackwardCtx, Grads, Mode, Profile, Tape, Var};
+pub use tape::{accumulate, BackwardCtx, Grads, Mode, Profile, Tape, Var};
 pub use tensor::Tensor;

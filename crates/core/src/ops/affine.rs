@@ -2,7 +2,7 @@
 //! `(N, D)`. Both backward products pass transposes as strides, so no matrix
 //! is copied, and accumulate straight into the gradient buffers (beta = 1).
 
-use crate::{gemm, Error, Result, Tape, Var};
+use crate::{accumulate, gemm, Error, Result, Tape, Var};
 
 impl Tape {
     /// `x W + b`: `x` is `(N, d1, ..., dk)` with `D = d1 * ... * dk`, `w` is
@@ -46,7 +46,7 @@ impl Tape {
         if tb.dims() != [m] {
             return Err(Error::shapes(OP, "w", tw.shape(), "b", tb.shape()));
         }
-        let mut out = self.alloc(&[n, m]);
+        let mut out = self.alloc_scratch(&[n, m]);
         let (tx, tw, tb) = (self.value(x)?, self.value(w)?, self.value(b)?);
         for row in out.data_mut().chunks_mut(m.max(1)) {
             row.copy_from_slice(tb.data());
@@ -66,16 +66,28 @@ impl Tape {
 
         self.record(OP, out, &[x, w, b], move |ctx, grads| {
             let g = ctx.grad_out().data();
-            if let Some(gx) = grads.get(x) {
+            // beta = 0 on a gradient's first contribution: the product
+            // overwrites the buffer instead of adding to zeros.
+            let beta = |overwrite: bool| if overwrite { 0.0 } else { 1.0 };
+            if let Some((gx, overwrite)) = grads.contribute(x) {
                 // dx (N, D) += dY (N, M) * W^T
-                gemm(n, m, d, 1.0, g, false, ctx.value(w).data(), true, 1.0, gx);
+                let wv = ctx.value(w).data();
+                gemm(n, m, d, 1.0, g, false, wv, true, beta(overwrite), gx);
             }
-            if let Some(gw) = grads.get(w) {
+            if let Some((gw, overwrite)) = grads.contribute(w) {
                 // dW (D, M) += X^T (D, N) * dY (N, M)
-                gemm(d, n, m, 1.0, ctx.value(x).data(), true, g, false, 1.0, gw);
+                let xv = ctx.value(x).data();
+                gemm(d, n, m, 1.0, xv, true, g, false, beta(overwrite), gw);
             }
-            if let Some(gb) = grads.get(b) {
-                for row in g.chunks(m.max(1)) {
+            if let Some((gb, overwrite)) = grads.contribute(b) {
+                // db += column sums of dY
+                let mut rows = g.chunks(m.max(1));
+                match rows.next() {
+                    Some(first) => accumulate(gb, overwrite, first.iter().copied()),
+                    None if overwrite => gb.fill(0.0), // an empty batch
+                    None => {}
+                }
+                for row in rows {
                     super::arith::add_assign(gb, row);
                 }
             }

@@ -8,7 +8,7 @@
 //! the running statistics. Backward is the full expression through the batch
 //! statistics.
 
-use crate::{Error, Mode, Result, Tape, Tensor, Var};
+use crate::{accumulate, Error, Mode, Result, Tape, Tensor, Var};
 
 /// The running mean and variance a batchnorm layer keeps between batches,
 /// with its momentum and epsilon.
@@ -116,12 +116,12 @@ impl Tape {
                 stats.running_var.data().to_vec(),
             ),
         };
-        let mut inv_std = self.alloc(&[d]);
+        let mut inv_std = self.alloc_scratch(&[d]);
         for (s, v) in inv_std.data_mut().iter_mut().zip(&var) {
             *s = 1.0 / (v + stats.eps).sqrt();
         }
-        let mut xhat = self.alloc(&[n, d]);
-        let mut out = self.alloc(&[n, d]);
+        let mut xhat = self.alloc_scratch(&[n, d]);
+        let mut out = self.alloc_scratch(&[n, d]);
         let (tx, tg, tb) = (self.value(x)?, self.value(gamma)?, self.value(beta)?);
         let rows = tx.data().chunks(d).zip(xhat.data_mut().chunks_mut(d));
         for ((xr, hr), or) in rows.zip(out.data_mut().chunks_mut(d)) {
@@ -145,24 +145,29 @@ impl Tape {
                     sum_gh[j] += gr[j] * hr[j];
                 }
             }
-            if let Some(gb) = grads.get(beta) {
-                super::arith::add_assign(gb, &sum_g);
+            if let Some((gb, overwrite)) = grads.contribute(beta) {
+                accumulate(gb, overwrite, sum_g.iter().copied());
             }
-            if let Some(gg) = grads.get(gamma) {
-                super::arith::add_assign(gg, &sum_gh);
+            if let Some((gg, overwrite)) = grads.contribute(gamma) {
+                accumulate(gg, overwrite, sum_gh.iter().copied());
             }
-            if let Some(gx) = grads.get(x) {
+            if let Some((gx, overwrite)) = grads.contribute(x) {
                 let gam = ctx.value(gamma).data();
                 let s = ctx.value(inv_std).data();
                 let nf = n as f64;
                 for ((gxr, gr), hr) in gx.chunks_mut(d).zip(g.chunks(d)).zip(h.chunks(d)) {
                     for j in 0..d {
                         let k = gam[j] * s[j];
-                        gxr[j] += match mode {
+                        let v = match mode {
                             // dx = gamma/sigma * (dY - mean(dY) - xhat * mean(dY * xhat))
                             Mode::Train => k * (gr[j] - (sum_g[j] + hr[j] * sum_gh[j]) / nf),
                             Mode::Test => k * gr[j],
                         };
+                        if overwrite {
+                            gxr[j] = v;
+                        } else {
+                            gxr[j] += v;
+                        }
                     }
                 }
             }

@@ -3,7 +3,7 @@
 //! equals the input and test time needs no rescaling: it is the identity.
 
 use crate::random::{uniform, Rng};
-use crate::{Error, Mode, Result, Tape, Var};
+use crate::{accumulate, Error, Mode, Result, Tape, Var};
 
 impl Tape {
     /// Inverted dropout with keep probability `p` in (0, 1]. In
@@ -35,8 +35,8 @@ impl Tape {
             return Ok(x);
         }
         let dims = self.value(x)?.shape().clone();
-        let mut mask = self.alloc(&dims);
-        let mut out = self.alloc(&dims);
+        let mut mask = self.alloc_scratch(&dims);
+        let mut out = self.alloc_scratch(&dims);
         let inv_p = 1.0 / p;
         for ((m, o), xi) in mask
             .data_mut()
@@ -44,18 +44,16 @@ impl Tape {
             .zip(out.data_mut())
             .zip(self.value(x)?.data())
         {
-            if uniform(rng) < p {
-                *m = inv_p;
-                *o = xi * inv_p;
-            }
+            // Selects rather than a branch (a random pattern mispredicts).
+            let keep = uniform(rng) < p;
+            *m = if keep { inv_p } else { 0.0 };
+            *o = if keep { xi * inv_p } else { 0.0 };
         }
         let mask = self.cache(mask);
         self.record(OP, out, &[x], move |ctx, grads| {
-            if let Some(gx) = grads.get(x) {
-                let d = ctx.grad_out().data();
-                for ((gi, di), mi) in gx.iter_mut().zip(d).zip(ctx.value(mask).data()) {
-                    *gi += di * mi;
-                }
+            if let Some((gx, overwrite)) = grads.contribute(x) {
+                let d = ctx.grad_out().data().iter().zip(ctx.value(mask).data());
+                accumulate(gx, overwrite, d.map(|(d, m)| d * m));
             }
         })
     }

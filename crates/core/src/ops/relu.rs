@@ -1,6 +1,6 @@
 //! ReLU: `max(x, 0)`; its gradient passes where the input was positive.
 
-use crate::{Result, Tape, Var};
+use crate::{accumulate, Result, Tape, Var};
 
 impl Tape {
     /// `max(x, 0)`, elementwise; NaN stays NaN (as in NumPy), so a NaN
@@ -18,7 +18,8 @@ impl Tape {
     /// ```
     pub fn relu(&mut self, x: Var) -> Result<Var> {
         self.check("relu", x)?;
-        let mut out = self.alloc_like(x)?;
+        let dims = self.value(x)?.shape().clone();
+        let mut out = self.alloc_scratch(&dims);
         for (o, &v) in out.data_mut().iter_mut().zip(self.value(x)?.data()) {
             // Not `v.max(0.0)`: that turns NaN into 0 and would hide a NaN
             // input from the loss. Like NumPy's `np.maximum(0, x)`, NaN
@@ -26,13 +27,16 @@ impl Tape {
             *o = if v < 0.0 { 0.0 } else { v };
         }
         self.record("relu", out, &[x], move |ctx, grads| {
-            if let Some(g) = grads.get(x) {
+            if let Some((g, overwrite)) = grads.contribute(x) {
                 let xs = ctx.value(x).data();
-                for ((gi, di), xi) in g.iter_mut().zip(ctx.grad_out().data()).zip(xs) {
-                    if *xi > 0.0 {
-                        *gi += di;
-                    }
-                }
+                // A select, not a branch: the sign pattern is random, and
+                // mispredictions cost more than the arithmetic.
+                let d = ctx.grad_out().data().iter().zip(xs);
+                accumulate(
+                    g,
+                    overwrite,
+                    d.map(|(&d, &x)| if x > 0.0 { d } else { 0.0 }),
+                );
             }
         })
     }
