@@ -13,9 +13,8 @@ pub(super) fn available() -> bool {
 }
 
 /// `C[..rows, ..cols] = alpha * (A_sliver B_sliver) + beta * C` over `kc`
-/// steps, where B's 8 values for step `p` start at `b + p * ldb` (`ldb = NR`
-/// for a packed sliver, B's row stride when B is read in place) and C's rows
-/// are `ldc` apart. With `beta == 0` C is not read.
+/// steps, where C's element `(i, j)` is at `c + i * rsc + j * csc`. With
+/// `beta == 0` C is not read.
 ///
 /// Every element is the same chain of FMAs whatever tile or thread computes
 /// it, and a partial tile (rows < MR or cols < NR) is written with the same
@@ -24,7 +23,7 @@ pub(super) fn available() -> bool {
 ///
 /// # Safety
 /// The CPU supports AVX2 and FMA; `a` holds `kc * MR` readable values and
-/// `b + p * ldb` 8 for every `p < kc`; `c` points at a `rows x cols` block with row stride `ldc`
+/// `b` `kc * NR`; `c` points at a `rows x cols` block with row stride `ldc`
 /// that nothing else touches during the call.
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
@@ -32,9 +31,9 @@ pub(super) unsafe fn kernel(
     kc: usize,
     a: *const f64,
     b: *const f64,
-    ldb: usize,
     c: *mut f64,
-    ldc: usize,
+    rsc: usize,
+    csc: usize,
     rows: usize,
     cols: usize,
     alpha: f64,
@@ -43,9 +42,9 @@ pub(super) unsafe fn kernel(
     // C is read and written only after the k loop; asking for its lines now
     // hides the miss (C is often out of cache: dW1 is 12 MB).
     for i in 0..rows {
-        let row = c.add(i * ldc) as *const i8;
+        let row = c.add(i * rsc) as *const i8;
         _mm_prefetch::<_MM_HINT_T0>(row);
-        _mm_prefetch::<_MM_HINT_T0>(row.add(8 * (NR - 1)));
+        _mm_prefetch::<_MM_HINT_T0>(row.add(8 * (NR - 1) * csc));
     }
     let mut acc = [[_mm256_setzero_pd(); 2]; MR];
     let (mut a, mut b) = (a, b);
@@ -59,14 +58,14 @@ pub(super) unsafe fn kernel(
             row[1] = _mm256_fmadd_pd(ai, b1, row[1]);
         }
         a = a.add(MR);
-        b = b.add(ldb);
+        b = b.add(NR);
     }
 
     let va = _mm256_set1_pd(alpha);
     let vb = _mm256_set1_pd(beta);
-    if rows == MR && cols == NR {
+    if rows == MR && cols == NR && csc == 1 {
         for (i, row) in acc.iter().enumerate() {
-            let ci = c.add(i * ldc);
+            let ci = c.add(i * rsc);
             for (h, &v) in row.iter().enumerate() {
                 let p = ci.add(4 * h);
                 let mut out = _mm256_mul_pd(va, v);
@@ -84,7 +83,7 @@ pub(super) unsafe fn kernel(
         }
         for (i, t) in tile.iter().enumerate().take(rows) {
             for (j, &v) in t.iter().enumerate().take(cols) {
-                let p = c.add(i * ldc + j);
+                let p = c.add(i * rsc + j * csc);
                 // The same two operations, in the same order, as above.
                 let mut out = alpha * v;
                 if beta != 0.0 {

@@ -36,7 +36,8 @@ pub(super) struct MatRef {
 #[derive(Clone, Copy)]
 struct COut {
     ptr: *mut f64,
-    ldc: usize,
+    rs: usize,
+    cs: usize,
 }
 impl MatRef {
     /// The submatrix starting at `(i, j)`.
@@ -52,7 +53,7 @@ impl COut {
     /// The block starting at `(i, j)`.
     unsafe fn at(self, i: usize, j: usize) -> COut {
         COut {
-            ptr: self.ptr.add(i * self.ldc + j),
+            ptr: self.ptr.add(i * self.rs + j * self.cs),
             ..self
         }
     }
@@ -88,7 +89,41 @@ pub(super) unsafe fn gemm(
     c: *mut f64,
     ldc: usize,
 ) {
-    let c = COut { ptr: c, ldc };
+    let c = COut {
+        ptr: c,
+        rs: ldc,
+        cs: 1,
+    };
+    // A narrow C wastes most of each 6 x 8 tile on padding (n = 10 fills
+    // 10 of 16 columns); turned around, C^T = B^T A^T, it may waste less.
+    // Each element is the same chain of products in the same order either
+    // way (a * b == b * a exactly), so the bits do not change.
+    let padded = |rows: usize, cols: usize| rows.div_ceil(MR) * MR * cols.div_ceil(NR) * NR;
+    let (m, n, a, b, c) = if padded(n, m) < padded(m, n) {
+        let at = MatRef {
+            rs: b.cs,
+            cs: b.rs,
+            ..b
+        };
+        let bt = MatRef {
+            rs: a.cs,
+            cs: a.rs,
+            ..a
+        };
+        (
+            n,
+            m,
+            at,
+            bt,
+            COut {
+                rs: c.cs,
+                cs: c.rs,
+                ..c
+            },
+        )
+    } else {
+        (m, n, a, b, c)
+    };
     let threads = if m * n * k >= PAR_MIN_MULADDS {
         rayon::current_num_threads()
     } else {
@@ -167,9 +202,9 @@ unsafe fn serial(
                                 kc,
                                 apack.as_ptr().add(ir * kc),
                                 bs,
-                                NR,
                                 c.at(ic + ir, jc + jr).ptr,
-                                c.ldc,
+                                c.rs,
+                                c.cs,
                                 MR.min(mc - ir),
                                 NR.min(nc - jr),
                                 alpha,
