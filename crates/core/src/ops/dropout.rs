@@ -37,18 +37,13 @@ impl Tape {
         let dims = self.value(x)?.shape().clone();
         let mut mask = self.alloc_scratch(&dims);
         let mut out = self.alloc_scratch(&dims);
-        let inv_p = 1.0 / p;
-        for ((m, o), xi) in mask
-            .data_mut()
-            .iter_mut()
-            .zip(out.data_mut())
-            .zip(self.value(x)?.data())
-        {
-            // Selects rather than a branch (a random pattern mispredicts).
-            let keep = uniform(rng) < p;
-            *m = if keep { inv_p } else { 0.0 };
-            *o = if keep { xi * inv_p } else { 0.0 };
+        // Two passes: draw every uniform into the mask buffer (the generator
+        // is sequential), then turn draws into mask and output with selects,
+        // which vectorise; one fused loop branched on a random pattern.
+        for m in mask.data_mut() {
+            *m = uniform(rng);
         }
+        apply_mask(mask.data_mut(), out.data_mut(), self.value(x)?.data(), p);
         let mask = self.cache(mask);
         self.record(OP, out, &[x], move |ctx, grads| {
             if let Some((gx, overwrite)) = grads.contribute(x) {
@@ -56,5 +51,19 @@ impl Tape {
                 accumulate(gx, overwrite, d.map(|(d, m)| d * m));
             }
         })
+    }
+}
+
+/// Turns uniform draws `u` into the mask `(u < p) / p` in place and writes
+/// `out = x * mask` (0 where dropped, whatever x is). Selects on equal-length
+/// slices, so the loop vectorises.
+fn apply_mask(mask: &mut [f64], out: &mut [f64], x: &[f64], p: f64) {
+    let inv_p = 1.0 / p;
+    let n = mask.len();
+    let (out, x) = (&mut out[..n], &x[..n]);
+    for i in 0..n {
+        let keep = mask[i] < p;
+        mask[i] = if keep { inv_p } else { 0.0 };
+        out[i] = if keep { x[i] * inv_p } else { 0.0 };
     }
 }
