@@ -25,7 +25,7 @@
 //! | `mm_mt_mbig` | the same, turned around when `n > m` |
 //! | `rayon2_mm_mt` | the rayon split over threaded dgemm (nested threading) |
 //! | `gemmcrate_mt` | the `gemm` crate, `Parallelism::Rayon(rayon threads)` |
-//! | `engine` | `gradtape::gemm` as a user gets it (environment as given) |
+//! | `engine` | `gradtape::gemm` as a user gets it (environment as given): its own packed AVX2+FMA 6x8 kernel split over rayon threads (`crates/core/src/matmul`) |
 //!
 //! matrixmultiply reads `MATMUL_NUM_THREADS` once per process and has no
 //! per-call switch, so this harness runs every shape in two child processes

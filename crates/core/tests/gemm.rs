@@ -1,8 +1,9 @@
 //! `gemm`: correct against a naive loop, and bit-for-bit independent of the
-//! thread count (`MATMUL_NUM_THREADS` / `RAYON_NUM_THREADS` 1, 2 or 4).
+//! thread count (`RAYON_NUM_THREADS`, and `MATMUL_NUM_THREADS` for the
+//! matrixmultiply fallback, 1, 2 or 4).
 //!
-//! matrixmultiply reads its thread count once per process, so the thread-count
-//! test runs this test binary again as child processes (the ignored test
+//! Both read their thread count once per process, so the thread-count test
+//! runs this test binary again as child processes (the ignored test
 //! `dump_for_thread_count_check`), each with a different environment, and
 //! compares the bit patterns they report.
 
@@ -123,11 +124,14 @@ fn matches_naive_on_odd_and_empty_sizes() {
         (1, 9, 1),
         (13, 17, 11),
         (9, 33, 65),
-        // Large enough for matrixmultiply to thread (m*k + k*n >= 32768), in
-        // both orientations, with edges that are not whole micro-tiles.
+        // Large enough to run on several threads, in both orientations,
+        // with edges that are not whole micro-tiles and k past one block.
         (130, 257, 67),
         (67, 257, 130),
         (101, 300, 203),
+        // Narrow: computed turned around (C^T = B^T A^T), also threaded.
+        (997, 601, 3),
+        (3, 601, 997),
     ];
     for (m, k, n) in sizes {
         for (a_t, b_t) in TRANSPOSES {
@@ -206,7 +210,14 @@ fn dump_cases() -> Vec<(String, u64, Option<u64>)> {
         .iter()
         .map(|&(name, m, k, n, a_t, b_t)| (name.to_string(), m, k, n, a_t, b_t))
         .collect();
-    for (m, k, n) in [(130, 257, 67), (67, 257, 130), (101, 300, 203), (7, 3, 5)] {
+    for (m, k, n) in [
+        (130, 257, 67),
+        (67, 257, 130),
+        (101, 300, 203),
+        (7, 3, 5),
+        (997, 601, 3),
+        (3, 601, 997),
+    ] {
         for (a_t, b_t) in TRANSPOSES {
             shapes.push((format!("{m}x{k}x{n}"), m, k, n, a_t, b_t));
         }
