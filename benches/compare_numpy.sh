@@ -5,11 +5,12 @@
 #
 #   benches/compare_numpy.sh [NUMPY_THREADS]
 #
-# Runs ../shared/bench/numpy_gemm.py (fails loudly if missing), then
-# `cargo bench --bench matmul` (FMA peak + every kernel), then numpy_gemm.py
-# again, and prints per shape: numpy GFLOP/s (the better of its two runs, so
-# the ratio is conservative), the engine's GFLOP/s, engine/numpy, and both as
-# a fraction of the machine's FMA peak. Raw lines are kept in $OUT_DIR
+# Runs ../shared/bench/numpy_gemm.py (fails loudly if missing) and
+# `cargo bench --bench matmul` (FMA peak + every kernel) alternately, ROUNDS
+# times each (default 2), and prints per shape: numpy GFLOP/s and the
+# engine's (each side's best round), engine/numpy, and both as a fraction of
+# the machine's FMA peak. Then numpy_step.py and `cargo bench --bench step`
+# alternately, ROUNDS times each, and the ratio of their best medians. Raw lines are kept in $OUT_DIR
 # (default: a fresh temp dir, printed at the end).
 #
 # Environment: NUMPY_BENCH_DIR (default <repo>/../shared/bench),
@@ -44,24 +45,28 @@ cd "$ROOT"
 echo "== building the bench" >&2
 cargo bench --bench matmul --no-run >&2
 
-echo "== numpy (1/2)" >&2
-numpy_gemm numpy "$OUT_DIR/numpy1.tsv"
-echo "== cargo bench --bench matmul ${BENCH_FILTER:-}" >&2
-# shellcheck disable=SC2086 # BENCH_FILTER is a list of words
-cargo bench -q --bench matmul -- ${BENCH_FILTER:-} >"$OUT_DIR/rust.tsv"
-echo "== numpy (2/2)" >&2
-numpy_gemm numpy "$OUT_DIR/numpy2.tsv"
+# Alternate numpy and the Rust bench, ROUNDS times each (default 2), and
+# keep each side's best figure per kernel and shape: the machine is shared,
+# and the best of a few runs is the least disturbed one, for both sides alike.
+ROUNDS="${ROUNDS:-2}"
+for r in $(seq 1 "$ROUNDS"); do
+  echo "== numpy ($r/$ROUNDS)" >&2
+  numpy_gemm numpy "$OUT_DIR/numpy$r.tsv"
+  echo "== cargo bench --bench matmul ${BENCH_FILTER:-} ($r/$ROUNDS)" >&2
+  # shellcheck disable=SC2086 # BENCH_FILTER is a list of words
+  cargo bench -q --bench matmul -- ${BENCH_FILTER:-} >"$OUT_DIR/rust$r.tsv"
+done
 
-cat "$OUT_DIR/rust.tsv"
-cat "$OUT_DIR/numpy1.tsv" "$OUT_DIR/numpy2.tsv"
+cat "$OUT_DIR"/rust*.tsv "$OUT_DIR"/numpy*.tsv
 echo
 
-# Every kernel side by side: GFLOP/s, one row per kernel, one column per shape.
+# Every kernel side by side: GFLOP/s (best of the rounds), one row per
+# kernel, one column per shape.
 awk -F'\t' '
   $1 == "RESULT" {
     if (!($2 in ks)) { ks[$2] = 1; ko[++nk] = $2 }
     if (!($3 in ss)) { ss[$3] = 1; so[++ns] = $3 }
-    g[$2, $3] = $7
+    if (!(($2, $3) in g) || $7 + 0 > g[$2, $3]) g[$2, $3] = $7 + 0
   }
   END {
     printf "%-18s", "GFLOP/s"
@@ -72,17 +77,16 @@ awk -F'\t' '
       for (i = 1; i <= ns; i++) printf " %6s", ((ko[j], so[i]) in g) ? sprintf("%.1f", g[ko[j], so[i]]) : "-"
       print ""
     }
-  }' "$OUT_DIR/numpy1.tsv" "$OUT_DIR/rust.tsv"
+  }' "$OUT_DIR"/numpy*.tsv "$OUT_DIR"/rust*.tsv
 echo
 
 awk -F'\t' '
-  FNR == 1 { file++ }
-  $1 == "PEAK" { peak[$3] = $4; if ($3 + 0 > maxthreads) { maxthreads = $3 + 0 } }
-  $1 == "RESULT" && file <= 2 && $2 == "numpy" {   # numpy1.tsv, numpy2.tsv
+  $1 == "PEAK" && (!($3 in peak) || $4 + 0 > peak[$3]) { peak[$3] = $4 + 0; if ($3 + 0 > maxthreads) { maxthreads = $3 + 0 } }
+  $1 == "RESULT" && $2 == "numpy" {
     if (!($3 in np) || $7 + 0 > np[$3]) { np[$3] = $7 + 0; npms[$3] = $8 + 0 }
     if (!($3 in seen)) { seen[$3] = 1; order[++nshape] = $3; m[$3] = $4; k[$3] = $5; n[$3] = $6 }
   }
-  $1 == "RESULT" && file == 3 { gf[$2, $3] = $7 + 0; ms[$2, $3] = $8 + 0 }
+  $1 == "RESULT" && $2 != "numpy" && (!(($2, $3) in gf) || $7 + 0 > gf[$2, $3]) { gf[$2, $3] = $7 + 0; ms[$2, $3] = $8 + 0 }
   END {
     mp = peak[maxthreads]
     printf "FMA peak: %s GFLOP/s on 1 core, %s GFLOP/s on %d cores (machine)\n\n", peak[1], mp, maxthreads
@@ -102,7 +106,7 @@ awk -F'\t' '
       g_np = tf / tn / 1e6; g_e = tf / te / 1e6
       printf "%-32s %9.2f %9.2f %8.3f %8.3f %8.3f\n", "step shapes (sum flops/sum time)", g_np, g_e, g_e / g_np, g_e / mp, g_np / mp
     }
-  }' "$OUT_DIR/numpy1.tsv" "$OUT_DIR/numpy2.tsv" "$OUT_DIR/rust.tsv"
+  }' "$OUT_DIR"/numpy*.tsv "$OUT_DIR"/rust*.tsv
 
 # ---- training-step time ratio -------------------------------------------
 # Place for the whole-step comparison (numpy_step.py against the engine's
@@ -112,15 +116,17 @@ awk -F'\t' '
 echo
 if grep -q '^name = "step"' "$ROOT/Cargo.toml" && [ -f "$BENCH_DIR/numpy_step.py" ]; then
   echo "== training step: numpy_step.py vs cargo bench --bench step" >&2
-  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
-    python3 "$BENCH_DIR/numpy_step.py" ${NUMPY_THREADS:+--threads $NUMPY_THREADS} >"$OUT_DIR/step_numpy.tsv"
-  cargo bench -q --bench step >"$OUT_DIR/step_rust.tsv"
-  cat "$OUT_DIR/step_numpy.tsv" "$OUT_DIR/step_rust.tsv"
-  awk -F'\t' '$1 == "TRAIN" { for (i = 4; i <= NF; i++) if ($i ~ /^median_s=/) { split($i, kv, "="); t[FILENAME] = kv[2] } }
-    END { for (f in t) if (f ~ /numpy/) np = t[f]; else rs = t[f]
-          if (np > 0 && rs > 0) printf "STEP median: numpy %.2f ms, engine %.2f ms, engine time / numpy time = %.3f\n", np * 1e3, rs * 1e3, rs / np
+  for r in $(seq 1 "$ROUNDS"); do
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+      python3 "$BENCH_DIR/numpy_step.py" ${NUMPY_THREADS:+--threads $NUMPY_THREADS} >"$OUT_DIR/step_numpy$r.tsv"
+    cargo bench -q --bench step >"$OUT_DIR/step_rust$r.tsv"
+  done
+  cat "$OUT_DIR"/step_numpy*.tsv "$OUT_DIR"/step_rust*.tsv
+  awk -F'\t' '$1 == "TRAIN" { for (i = 4; i <= NF; i++) if ($i ~ /^median_s=/) { split($i, kv, "="); v = kv[2] + 0
+        if (FILENAME ~ /step_numpy/) { if (np == 0 || v < np) np = v } else { if (rs == 0 || v < rs) rs = v } } }
+    END { if (np > 0 && rs > 0) printf "STEP median (best of the rounds): numpy %.2f ms, engine %.2f ms, engine time / numpy time = %.3f\n", np * 1e3, rs * 1e3, rs / np
           else print "STEP: could not read a median_s= from both runs" }' \
-    "$OUT_DIR/step_numpy.tsv" "$OUT_DIR/step_rust.tsv"
+    "$OUT_DIR"/step_numpy*.tsv "$OUT_DIR"/step_rust*.tsv
 else
   echo "STEP: skipped (no [[bench]] named \"step\" yet); matrix products only"
 fi
