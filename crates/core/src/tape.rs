@@ -449,6 +449,14 @@ impl Tape {
     /// A tensor of the given shape whose values are unspecified (a pooled
     /// buffer keeps its old values), for an op that writes every element:
     /// it saves [`Tape::alloc`]'s zeroing pass.
+    ///
+    /// ```
+    /// use gradtape_core::Tape;
+    /// let mut t = Tape::new();
+    /// let mut out = t.alloc_scratch(&[2, 3]);
+    /// out.data_mut().fill(7.0); // the op's job: write every element
+    /// assert_eq!(out.dims(), &[2, 3]);
+    /// ```
     pub fn alloc_scratch(&mut self, dims: &[usize]) -> Tensor {
         let shape = Shape::from(dims);
         let n = shape.numel();

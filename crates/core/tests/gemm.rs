@@ -7,7 +7,7 @@
 //! `dump_for_thread_count_check`), each with a different environment, and
 //! compares the bit patterns they report.
 
-use gradtape_core::gemm;
+use gradtape_core::{gemm, gemm_fallback};
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -62,10 +62,14 @@ fn naive(
     out
 }
 
+/// `gemm`'s signature: the engine's product, or the fallback.
+type Gemm = fn(usize, usize, usize, f64, &[f64], bool, &[f64], bool, f64, &mut [f64]);
+
 /// Runs `gemm` and checks it against `naive` on the given rows, within 1e-12
 /// relative (to the sum of the magnitudes of the terms).
 #[allow(clippy::too_many_arguments)]
 fn check(
+    gemm: Gemm,
     m: usize,
     k: usize,
     n: usize,
@@ -136,7 +140,9 @@ fn matches_naive_on_odd_and_empty_sizes() {
     for (m, k, n) in sizes {
         for (a_t, b_t) in TRANSPOSES {
             for (alpha, beta) in ALPHA_BETA {
-                check(m, k, n, a_t, b_t, alpha, beta, 1);
+                check(gemm, m, k, n, a_t, b_t, alpha, beta, 1);
+                // The path CPUs without AVX2 and FMA take.
+                check(gemm_fallback, m, k, n, a_t, b_t, alpha, beta, 1);
             }
         }
     }
@@ -187,7 +193,8 @@ fn step_shapes_match_naive() {
     for (_, m, k, n, a_t, b_t) in STEP_SHAPES {
         // Every 13th row is enough to catch a wrong block, and keeps the
         // naive loop quick in debug builds.
-        check(m, k, n, a_t, b_t, 1.0, 1.0, 13);
+        check(gemm, m, k, n, a_t, b_t, 1.0, 1.0, 13);
+        check(gemm_fallback, m, k, n, a_t, b_t, 1.0, 1.0, 13);
     }
 }
 
@@ -263,6 +270,11 @@ fn dump_cases() -> Vec<(String, u64, Option<u64>)> {
                 bits_hash(&r)
             });
             let case = format!("{name},a_t={a_t},b_t={b_t},alpha={alpha},beta={beta}");
+            // The fallback (threaded matrixmultiply) must not depend on the
+            // thread count either.
+            let mut f = c0.clone();
+            gemm_fallback(m, k, n, alpha, &a, a_t, &b, b_t, beta, &mut f);
+            out.push((format!("fallback,{case}"), bits_hash(&f), None));
             out.push((case, bits_hash(&c), plain));
         }
     }

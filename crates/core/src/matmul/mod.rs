@@ -66,6 +66,49 @@ pub fn gemm(
     beta: f64,
     c: &mut [f64],
 ) {
+    gemm_with(Kernel::Best, m, k, n, alpha, a, a_t, b, b_t, beta, c);
+}
+
+/// [`gemm`] on the `matrixmultiply` fallback whatever the CPU, so the tests
+/// can check the path that CPUs without AVX2 and FMA take.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_fallback(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f64,
+    a: &[f64],
+    a_t: bool,
+    b: &[f64],
+    b_t: bool,
+    beta: f64,
+    c: &mut [f64],
+) {
+    gemm_with(Kernel::Fallback, m, k, n, alpha, a, a_t, b, b_t, beta, c);
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kernel {
+    /// The packed AVX2 kernel when the CPU has it, else the fallback.
+    Best,
+    Fallback,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gemm_with(
+    kernel: Kernel,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f64,
+    a: &[f64],
+    a_t: bool,
+    b: &[f64],
+    b_t: bool,
+    beta: f64,
+    c: &mut [f64],
+) {
     assert!(
         a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
         "gemm: buffer too short"
@@ -91,7 +134,7 @@ pub fn gemm(
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if avx2::available() {
+    if kernel == Kernel::Best && avx2::available() {
         let a = packed::MatRef {
             ptr: a.as_ptr(),
             rs: rsa as usize,
@@ -108,6 +151,7 @@ pub fn gemm(
         unsafe { packed::gemm(m, k, n, alpha, a, b, beta, c.as_mut_ptr(), n) };
         return;
     }
+    let _ = kernel; // only x86-64 has a choice to make
     fallback(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
 }
 
