@@ -5,6 +5,9 @@
 use gradtape::gradcheck::check_gradients;
 use gradtape::{rng_from_seed, BatchNormStats, Mode, Result, Tape, Tensor, Var};
 
+/// A graph to check: builds the loss from the input variables.
+type Build = dyn Fn(&mut Tape, &[Var]) -> Result<Var>;
+
 /// Smooth ops agree with finite differences to about 1e-9; 1e-7 leaves
 /// room for rounding in the numeric side without hiding a wrong formula
 /// (a wrong term gives errors near 1e-2 or larger).
@@ -76,7 +79,7 @@ fn dropout_at_test_time_and_keep_one_is_the_identity_with_identity_gradient() {
             let y = t.dropout(v[0], p, mode, &mut rng_from_seed(1))?;
             t.scale(y, 1.0) // a fresh node, so the check sees the path through dropout
         };
-        let errors = check_gradients(&[x.clone()], build, 9).unwrap();
+        let errors = check_gradients(std::slice::from_ref(&x), build, 9).unwrap();
         assert_all_below(&errors, SMOOTH, "dropout identity");
     }
 }
@@ -154,7 +157,7 @@ fn softmax_matches_finite_differences() {
 fn arithmetic_ops_match_finite_differences() {
     let (a, b) = (randn(&[3, 4], 100), randn(&[3, 4], 101));
     let pair = [a.clone(), b];
-    let cases: Vec<(&str, Box<dyn Fn(&mut Tape, &[Var]) -> Result<Var>>)> = vec![
+    let cases: Vec<(&str, Box<Build>)> = vec![
         ("add", Box::new(|t, v| t.add(v[0], v[1]))),
         ("mul", Box::new(|t, v| t.mul(v[0], v[1]))),
         ("scale", Box::new(|t, v| t.scale(v[0], -2.5))),
@@ -172,7 +175,7 @@ fn arithmetic_ops_match_finite_differences() {
 #[test]
 fn a_variable_used_twice_gets_both_contributions() {
     let x = away_from_zero(&[2, 3], 110);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Tape, &[Var]) -> Result<Var>>)> = vec![
+    let cases: Vec<(&str, Box<Build>)> = vec![
         ("mul(x, x)", Box::new(|t, v| t.mul(v[0], v[0]))),
         ("add(x, x)", Box::new(|t, v| t.add(v[0], v[0]))),
         (
@@ -194,7 +197,7 @@ fn a_variable_used_twice_gets_both_contributions() {
         ),
     ];
     for (name, build) in cases {
-        let errors = check_gradients(&[x.clone()], build, 111).unwrap();
+        let errors = check_gradients(std::slice::from_ref(&x), build, 111).unwrap();
         assert_all_below(&errors, SMOOTH, name);
     }
 }

@@ -17,14 +17,15 @@ use crate::Shape;
 /// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
-    /// Two operands whose shapes do not fit together.
+    /// Two operands whose shapes do not fit together. (The shapes are boxed
+    /// to keep `Error`, and so every `Result`, small.)
     #[error("{op}: {lhs_name} is {lhs} but {rhs_name} is {rhs}")]
     ShapeMismatch {
         op: &'static str,
         lhs_name: &'static str,
-        lhs: Shape,
+        lhs: Box<Shape>,
         rhs_name: &'static str,
-        rhs: Shape,
+        rhs: Box<Shape>,
     },
     /// A buffer whose length does not match the shape it was given.
     #[error("{op}: shape {shape} needs {expected} elements but the buffer has {len}")]
@@ -75,9 +76,9 @@ impl Error {
         Error::ShapeMismatch {
             op,
             lhs_name,
-            lhs: lhs.clone(),
+            lhs: Box::new(lhs.clone()),
             rhs_name,
-            rhs: rhs.clone(),
+            rhs: Box::new(rhs.clone()),
         }
     }
 }

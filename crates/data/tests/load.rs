@@ -46,7 +46,7 @@ fn channel_planes_map_to_nchw() {
     let mut rec = vec![7u8];
     rec.extend((0..1024).map(|p| (p / 32) as u8));
     rec.extend((0..1024).map(|p| (p % 32) as u8));
-    rec.extend(std::iter::repeat(200u8).take(1024));
+    rec.extend(std::iter::repeat_n(200u8, 1024));
     assert_eq!(rec.len(), RECORD_BYTES);
     std::fs::write(dir.path().join("data_batch_1.bin"), &rec).unwrap();
 

@@ -1,6 +1,6 @@
 //! The notebook's `FullyConnectedNet`.
 
-use crate::{FcConfig, Model, NetState};
+use crate::{FcConfig, Model, NetState, ParamUpdate};
 use gradtape_core::{rng_from_seed, BatchNormStats, Error, Mode, Result, Rng, Tape, Tensor, Var};
 
 /// One hidden or output layer's parameter handles.
@@ -210,10 +210,7 @@ impl Model for FullyConnectedNet {
         Ok(self.tape.value(scores?)?.clone())
     }
 
-    fn update_params(
-        &mut self,
-        f: &mut dyn FnMut(&str, &mut [f64], &[f64]) -> Result<()>,
-    ) -> Result<()> {
+    fn update_params(&mut self, f: &mut ParamUpdate<'_>) -> Result<()> {
         for (name, var) in &self.names {
             let (value, grad) = self.tape.param_and_grad_mut(*var)?;
             let grad = grad.ok_or_else(|| {

@@ -11,4 +11,4 @@ mod model;
 pub use config::FcConfig;
 pub use fc_net::{FullyConnectedNet, NetOutput};
 pub use gradcheck::{check_net_gradients, ParamCheck};
-pub use model::{Model, NetState};
+pub use model::{Model, NetState, ParamUpdate};

@@ -12,6 +12,9 @@ pub struct NetState {
     pub batchnorm: Vec<BatchNormStats>,
 }
 
+/// What [`Model::update_params`] calls per parameter: `(name, value, grad)`.
+pub type ParamUpdate<'a> = dyn FnMut(&str, &mut [f64], &[f64]) -> Result<()> + 'a;
+
 /// A classifier a Solver can train: a training loss with gradients, test-time
 /// scores, parameter updates, and snapshots.
 pub trait Model {
@@ -24,10 +27,7 @@ pub trait Model {
 
     /// Calls `f(name, value, grad)` for every parameter, with the gradient of
     /// the last [`Model::train_loss`].
-    fn update_params(
-        &mut self,
-        f: &mut dyn FnMut(&str, &mut [f64], &[f64]) -> Result<()>,
-    ) -> Result<()>;
+    fn update_params(&mut self, f: &mut ParamUpdate<'_>) -> Result<()>;
 
     /// A copy of the parameters and running statistics.
     fn snapshot(&self) -> NetState;

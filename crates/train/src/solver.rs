@@ -123,6 +123,9 @@ impl SolverProgress {
     }
 }
 
+/// What [`Solver`] calls with each [`Event`].
+type Observer = dyn FnMut(&Event);
+
 /// Progress, reported to an observer as training goes (to drive a progress
 /// bar, or a log).
 #[derive(Clone, Debug, PartialEq)]
@@ -171,7 +174,7 @@ pub struct Solver<M: Model, D: Dataset> {
     rng: Rng,
     history: History,
     best: Option<NetState>,
-    observer: Option<Box<dyn FnMut(&Event)>>,
+    observer: Option<Box<Observer>>,
     /// Updates done so far (training resumes from here).
     iteration: usize,
 }
