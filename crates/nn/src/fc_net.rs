@@ -211,14 +211,18 @@ impl Model for FullyConnectedNet {
     }
 
     fn update_params(&mut self, f: &mut ParamUpdate<'_>) -> Result<()> {
+        // Check every gradient first, so an error leaves no parameter updated.
         for (name, var) in &self.names {
-            let (value, grad) = self.tape.param_and_grad_mut(*var)?;
-            let grad = grad.ok_or_else(|| {
-                Error::invalid(
+            if self.tape.grad(*var).is_none() {
+                return Err(Error::invalid(
                     "update_params",
                     format!("{name} has no gradient yet: call train_loss first"),
-                )
-            })?;
+                ));
+            }
+        }
+        for (name, var) in &self.names {
+            let (value, grad) = self.tape.param_and_grad_mut(*var)?;
+            let grad = grad.expect("checked above");
             f(name, value.data_mut(), grad.data())?;
         }
         Ok(())

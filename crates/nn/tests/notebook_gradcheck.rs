@@ -232,3 +232,23 @@ fn bad_configs_are_refused() {
         assert!(FullyConnectedNet::new(c).is_err());
     }
 }
+
+/// Updating before any gradient exists is an error that names the
+/// parameter, and it changes no parameter (all are checked before any is
+/// touched).
+#[test]
+fn update_params_before_a_loss_is_an_error_and_changes_nothing() {
+    let mut net = notebook_net(1.0, true);
+    let before = net.snapshot();
+    let err = net
+        .update_params(&mut |_, w, _| {
+            w.fill(0.0);
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "update_params: W1 has no gradient yet: call train_loss first"
+    );
+    assert!(net.snapshot() == before);
+}
