@@ -15,11 +15,13 @@
 //! 37.4 / 40.1. matrixmultiply's 8x4 kernel and its packing run at 60-70%
 //! of a core's peak; the `gemm` crate's fast kernels need AVX-512, which this
 //! CPU lacks. Ours spends ~90% of the peak inside its k loop; the rest of
-//! the gap is packing (15% of a training step's time, against 55% in the
+//! the gap is packing (12% of a training step's time, against 57% in the
 //! kernel: `perf record` on `cargo bench --bench step`), mostly copying W1
-//! (12 MB, each element used by only 100 rows) in the forward product.
-//! Reading B in place instead was slower (row strides that are multiples of
-//! large powers of two thrash the L1 sets).
+//! (12 MB, each element used by only 100 rows) in the forward product; the
+//! packing loop prefetches rows ahead, which took fwd1 on 2 threads from
+//! ~56 to 63-75 GFLOP/s. Reading B in place instead of packing it was
+//! slower: every step of k touches a new 4 KB page (TLB misses), and row
+//! strides that are multiples of large powers of two thrash the L1 sets.
 //!
 //! On 2 threads, against numpy/OpenBLAS measured in the same run, the step's
 //! products reach 0.96 of OpenBLAS's GFLOP/s in total (per shape 0.77-1.21;
