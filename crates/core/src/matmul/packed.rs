@@ -40,6 +40,15 @@ struct COut {
     cs: usize,
 }
 impl MatRef {
+    /// The transpose (the same memory, strides swapped).
+    fn t(self) -> MatRef {
+        MatRef {
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
     /// The submatrix starting at `(i, j)`.
     unsafe fn at(self, i: usize, j: usize) -> MatRef {
         MatRef {
@@ -50,6 +59,15 @@ impl MatRef {
 }
 
 impl COut {
+    /// The transpose (the same memory, strides swapped).
+    fn t(self) -> COut {
+        COut {
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
     /// The block starting at `(i, j)`.
     unsafe fn at(self, i: usize, j: usize) -> COut {
         COut {
@@ -100,27 +118,7 @@ pub(super) unsafe fn gemm(
     // way (a * b == b * a exactly), so the bits do not change.
     let padded = |rows: usize, cols: usize| rows.div_ceil(MR) * MR * cols.div_ceil(NR) * NR;
     let (m, n, a, b, c) = if padded(n, m) < padded(m, n) {
-        let at = MatRef {
-            rs: b.cs,
-            cs: b.rs,
-            ..b
-        };
-        let bt = MatRef {
-            rs: a.cs,
-            cs: a.rs,
-            ..a
-        };
-        (
-            n,
-            m,
-            at,
-            bt,
-            COut {
-                rs: c.cs,
-                cs: c.rs,
-                ..c
-            },
-        )
+        (n, m, b.t(), a.t(), c.t())
     } else {
         (m, n, a, b, c)
     };
