@@ -32,9 +32,6 @@
 //! assert!((opt.learning_rate() - 0.95e-3).abs() < 1e-18);
 //! ```
 
-// Errors are gradtape_core::Error so users have one error type; its size is
-// core's concern, and no error is built on the per-element hot path.
-#![allow(clippy::result_large_err)]
 #![warn(missing_docs)]
 
 mod adam;
