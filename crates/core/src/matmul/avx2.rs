@@ -41,10 +41,12 @@ pub(super) unsafe fn kernel(
 ) {
     // C is read and written only after the k loop; asking for its lines now
     // hides the miss (C is often out of cache: dW1 is 12 MB).
+    // (`wrapping_add`: in a partial tile the last column's address may lie
+    // past C; a prefetch never faults, but `add` must stay in bounds.)
     for i in 0..rows {
-        let row = c.add(i * rsc) as *const i8;
-        _mm_prefetch::<_MM_HINT_T0>(row);
-        _mm_prefetch::<_MM_HINT_T0>(row.add(8 * (NR - 1) * csc));
+        let row = c.wrapping_add(i * rsc);
+        _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add((NR - 1) * csc) as *const i8);
     }
     let mut acc = [[_mm256_setzero_pd(); 2]; MR];
     let (mut a, mut b) = (a, b);
