@@ -137,12 +137,12 @@ fn gemm_with(
     }
     #[cfg(target_arch = "x86_64")]
     if kernel == Kernel::Best && avx2::available() {
-        let a = packed::MatRef {
+        let a = packed::Mat {
             ptr: a.as_ptr(),
             rs: rsa as usize,
             cs: csa as usize,
         };
-        let b = packed::MatRef {
+        let b = packed::Mat {
             ptr: b.as_ptr(),
             rs: rsb as usize,
             cs: csb as usize,

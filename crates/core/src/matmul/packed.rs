@@ -24,44 +24,21 @@ const NC: usize = 2048;
 /// matmul -- --sweep`).
 const PAR_MIN_MULADDS: usize = 1 << 19;
 
-/// A read-only matrix: element `(i, j)` is at `ptr + i * rs + j * cs`.
+/// A strided matrix view: element `(i, j)` is at `ptr + i * rs + j * cs`.
+/// A and B are only read through it; C, whose pointer comes from the
+/// caller's `&mut [f64]`, is written through it by the kernel, and threads
+/// only ever write disjoint blocks of C.
 #[derive(Clone, Copy)]
-pub(super) struct MatRef {
+pub(super) struct Mat {
     pub ptr: *const f64,
     pub rs: usize,
     pub cs: usize,
 }
 
-/// C as a raw pointer, so disjoint blocks can go to different threads.
-#[derive(Clone, Copy)]
-struct COut {
-    ptr: *mut f64,
-    rs: usize,
-    cs: usize,
-}
-impl MatRef {
+impl Mat {
     /// The transpose (the same memory, strides swapped).
-    fn t(self) -> MatRef {
-        MatRef {
-            rs: self.cs,
-            cs: self.rs,
-            ..self
-        }
-    }
-
-    /// The submatrix starting at `(i, j)`.
-    unsafe fn at(self, i: usize, j: usize) -> MatRef {
-        MatRef {
-            ptr: self.ptr.add(i * self.rs + j * self.cs),
-            ..self
-        }
-    }
-}
-
-impl COut {
-    /// The transpose (the same memory, strides swapped).
-    fn t(self) -> COut {
-        COut {
+    fn t(self) -> Mat {
+        Mat {
             rs: self.cs,
             cs: self.rs,
             ..self
@@ -69,20 +46,18 @@ impl COut {
     }
 
     /// The block starting at `(i, j)`.
-    unsafe fn at(self, i: usize, j: usize) -> COut {
-        COut {
+    unsafe fn at(self, i: usize, j: usize) -> Mat {
+        Mat {
             ptr: self.ptr.add(i * self.rs + j * self.cs),
             ..self
         }
     }
 }
 
-// SAFETY: threads only ever write disjoint blocks of C (see `gemm`).
-unsafe impl Send for COut {}
-unsafe impl Sync for COut {}
-// SAFETY: A and B are only read, and outlive the call.
-unsafe impl Send for MatRef {}
-unsafe impl Sync for MatRef {}
+// SAFETY: A and B outlive the call and are only read; C's blocks written by
+// different threads are disjoint (see `gemm`).
+unsafe impl Send for Mat {}
+unsafe impl Sync for Mat {}
 
 thread_local! {
     /// Packing buffers, reused by every product this thread computes.
@@ -101,13 +76,13 @@ pub(super) unsafe fn gemm(
     k: usize,
     n: usize,
     alpha: f64,
-    a: MatRef,
-    b: MatRef,
+    a: Mat,
+    b: Mat,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let c = COut {
+    let c = Mat {
         ptr: c,
         rs: ldc,
         cs: 1,
@@ -161,16 +136,7 @@ pub(super) unsafe fn gemm(
 
 /// The blocked loop on one thread.
 #[allow(clippy::too_many_arguments)]
-unsafe fn serial(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f64,
-    a: MatRef,
-    b: MatRef,
-    beta: f64,
-    c: COut,
-) {
+unsafe fn serial(m: usize, k: usize, n: usize, alpha: f64, a: Mat, b: Mat, beta: f64, c: Mat) {
     PACK.with(|cell| {
         // A product never calls back into rayon while it holds the buffers,
         // so this borrow cannot be re-entered; a fresh pair is the fallback.
@@ -200,7 +166,8 @@ unsafe fn serial(
                                 kc,
                                 apack.as_ptr().add(ir * kc),
                                 bs,
-                                c.at(ic + ir, jc + jr).ptr,
+                                // C's pointer came from a `&mut [f64]`.
+                                c.at(ic + ir, jc + jr).ptr as *mut f64,
                                 c.rs,
                                 c.cs,
                                 MR.min(mc - ir),
@@ -227,13 +194,13 @@ fn aligned(buf: &mut Vec<f64>, len: usize) -> &mut [f64] {
 
 /// Packs the `mc x kc` block of A into row slivers of `MR`: sliver `s` holds
 /// `A[s*MR + i, p]` at `s*MR*kc + p*MR + i`, zero past the last row.
-unsafe fn pack_a(mc: usize, kc: usize, a: MatRef, out: &mut [f64]) {
+unsafe fn pack_a(mc: usize, kc: usize, a: Mat, out: &mut [f64]) {
     pack::<MR>(mc, kc, a.ptr, a.rs, a.cs, out);
 }
 
 /// Packs the `kc x nc` block of B into column slivers of `NR`: sliver `s`
 /// holds `B[p, s*NR + j]` at `s*NR*kc + p*NR + j`, zero past the last column.
-unsafe fn pack_b(kc: usize, nc: usize, b: MatRef, out: &mut [f64]) {
+unsafe fn pack_b(kc: usize, nc: usize, b: Mat, out: &mut [f64]) {
     pack::<NR>(nc, kc, b.ptr, b.cs, b.rs, out);
 }
 
