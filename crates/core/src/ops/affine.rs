@@ -2,7 +2,7 @@
 //! `(N, D)`. Both backward products pass transposes as strides, so no matrix
 //! is copied, and accumulate straight into the gradient buffers (beta = 1).
 
-use crate::{accumulate, gemm, Error, Result, Tape, Var};
+use crate::{gemm, Error, Result, Tape, Var};
 
 impl Tape {
     /// `x W + b`: `x` is `(N, d1, ..., dk)` with `D = d1 * ... * dk`, `w` is
@@ -79,15 +79,9 @@ impl Tape {
                 let xv = ctx.value(x).data();
                 gemm(d, n, m, 1.0, xv, true, g, false, beta(overwrite), gw);
             }
-            if let Some((gb, overwrite)) = grads.contribute(b) {
-                // db += column sums of dY
-                let mut rows = g.chunks(m.max(1));
-                match rows.next() {
-                    Some(first) => accumulate(gb, overwrite, first.iter().copied()),
-                    None if overwrite => gb.fill(0.0), // an empty batch
-                    None => {}
-                }
-                for row in rows {
+            // db (M values) is too small for skipping its zeroing to matter.
+            if let Some(gb) = grads.get(b) {
+                for row in g.chunks(m.max(1)) {
                     super::arith::add_assign(gb, row);
                 }
             }

@@ -8,7 +8,7 @@
 //! the running statistics. Backward is the full expression through the batch
 //! statistics.
 
-use crate::{accumulate, Error, Mode, Result, Tape, Tensor, Var};
+use crate::{Error, Mode, Result, Tape, Tensor, Var};
 
 /// The running mean and variance a batchnorm layer keeps between batches,
 /// with its momentum and epsilon.
@@ -145,11 +145,11 @@ impl Tape {
                     sum_gh[j] += gr[j] * hr[j];
                 }
             }
-            if let Some((gb, overwrite)) = grads.contribute(beta) {
-                accumulate(gb, overwrite, sum_g.iter().copied());
+            if let Some(gb) = grads.get(beta) {
+                super::arith::add_assign(gb, &sum_g);
             }
-            if let Some((gg, overwrite)) = grads.contribute(gamma) {
-                accumulate(gg, overwrite, sum_gh.iter().copied());
+            if let Some(gg) = grads.get(gamma) {
+                super::arith::add_assign(gg, &sum_gh);
             }
             if let Some((gx, overwrite)) = grads.contribute(x) {
                 let gam = ctx.value(gamma).data();
