@@ -206,6 +206,14 @@ fn fused<const DECAY: bool>(w: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f6
 /// ones in about the same time. The same IEEE operations in the same order
 /// (no FMA contraction), so the bits are those of the SSE2 build.
 fn fused_best(decay: bool, w: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], s: Step) {
+    #[inline(always)]
+    fn pass(decay: bool, w: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], s: Step) {
+        if decay {
+            fused::<true>(w, g, m, v, s);
+        } else {
+            fused::<false>(w, g, m, v, s);
+        }
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx") {
         #[target_feature(enable = "avx")]
@@ -217,21 +225,13 @@ fn fused_best(decay: bool, w: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64
             v: &mut [f64],
             s: Step,
         ) {
-            if decay {
-                fused::<true>(w, g, m, v, s);
-            } else {
-                fused::<false>(w, g, m, v, s);
-            }
+            pass(decay, w, g, m, v, s);
         }
         // SAFETY: the CPU has AVX (checked just above).
         unsafe { avx(decay, w, g, m, v, s) };
         return;
     }
-    if decay {
-        fused::<true>(w, g, m, v, s);
-    } else {
-        fused::<false>(w, g, m, v, s);
-    }
+    pass(decay, w, g, m, v, s);
 }
 
 impl Optimizer for Adam {
