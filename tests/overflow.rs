@@ -104,6 +104,13 @@ fn affine_is_never_reached_with_a_wrapped_shape() {
 }
 
 #[test]
+fn every_tensor_holds_as_many_elements_as_its_shape_says() {
+    // The default was shape () (one element) over an empty buffer.
+    let t = Tensor::default();
+    assert_eq!(t.len(), t.shape().numel());
+}
+
+#[test]
 fn affine_whose_output_would_overflow_is_an_error() {
     // x (2^50, 0) and w (0, 2^14) are empty, but the output would hold 2^64.
     let mut tape = Tape::new();

@@ -12,10 +12,28 @@ use crate::{matmul, Error, Result, Shape};
 /// assert_eq!(t.at(&[1, 2]), 6.0);
 /// assert!(Tensor::from_vec(vec![1.0; 5], &[2, 3]).is_err());
 /// ```
-#[derive(Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq)]
 pub struct Tensor {
+    /// Always `shape.numel()` elements: every constructor checks it.
     data: Vec<f64>,
     shape: Shape,
+}
+
+/// The empty tensor of shape `(0,)`. (Not the rank-0 shape `()`, which
+/// holds one element: a default must keep `len() == shape().numel()`.)
+///
+/// ```
+/// use gradtape_core::Tensor;
+/// let t = Tensor::default();
+/// assert_eq!((t.dims(), t.len()), (&[0][..], 0));
+/// ```
+impl Default for Tensor {
+    fn default() -> Tensor {
+        Tensor {
+            data: Vec::new(),
+            shape: Shape::from([0]),
+        }
+    }
 }
 
 /// A buffer of `shape.numel()` copies of `value`, or
