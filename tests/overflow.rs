@@ -18,6 +18,9 @@
 //! x86-64's user address space) the allocator always refuses, so those are
 //! in: an error from the `try_` constructors, a clear panic elsewhere.
 
+// The dimensions below (2^32, 2^63) are 64-bit sizes.
+#![cfg(target_pointer_width = "64")]
+
 use gradtape::{rng_from_seed, BatchNormStats, Error, Mode, Shape, Tape, Tensor};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
