@@ -26,9 +26,13 @@ static ALLOCATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUs
 unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: our caller upholds `alloc`'s contract for `layout`; it is
+        // passed to the system allocator unchanged.
         unsafe { std::alloc::System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: `ptr` came from `alloc` above, that is from the system
+        // allocator, with this `layout` (our caller's contract).
         unsafe { std::alloc::System.dealloc(ptr, layout) }
     }
 }

@@ -41,7 +41,13 @@ fn note(size: usize) {
     let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
 }
 
-// SAFETY: forwards to the system allocator; only records sizes.
+// SAFETY: GlobalAlloc's contract (a block valid for the layout, or null;
+// never unwinding) holds because every method passes its arguments unchanged
+// to `System`, which keeps it, and returns System's result; `note` only
+// updates a thread-local Cell (`try_with`: no allocation, no panic, even
+// while a thread's locals are being torn down). Each `unsafe fn` body's
+// calls into `System` are sound by the same forwarding: our caller's
+// guarantees for `layout` and `ptr` are exactly System's requirements.
 unsafe impl GlobalAlloc for Watching {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note(layout.size());

@@ -1,6 +1,7 @@
 //! The one error type of gradtape-core: every variant names the op that
 //! raised it and carries the shapes or values that were wrong.
 
+use crate::shape::Dims;
 use crate::Shape;
 
 /// Everything a user can get wrong when building or running a graph.
@@ -34,6 +35,21 @@ pub enum Error {
         shape: Shape,
         expected: usize,
         len: usize,
+    },
+    /// A shape too large for memory: the product of its dimensions (a zero
+    /// counted as one) overflows or exceeds [`Shape::MAX_NUMEL`]. (`dims`,
+    /// not a [`Shape`]: every `Shape` is valid.)
+    #[error("{op}: shape {} is too large: the product of its dimensions exceeds {} elements (isize::MAX bytes of f64)", Dims(.dims), Shape::MAX_NUMEL)]
+    ShapeTooLarge {
+        op: &'static str,
+        dims: Box<[usize]>,
+    },
+    /// The allocator could not provide a tensor's buffer.
+    #[error("{op}: cannot allocate {bytes} bytes for a tensor of shape {shape}")]
+    OutOfMemory {
+        op: &'static str,
+        shape: Shape,
+        bytes: usize,
     },
     /// An argument outside its valid range (a probability, a label, a rank...).
     #[error("{op}: {msg}")]

@@ -466,7 +466,8 @@ impl Tape {
                 b.resize(n, 0.0);
                 b
             }
-            None => vec![0.0; n],
+            None => crate::tensor::filled_vec("Tape::alloc", &shape, 0.0)
+                .unwrap_or_else(|e| panic!("{e}")),
         };
         Tensor::from_vec(data, shape.dims()).expect("alloc: length matches shape")
     }

@@ -12,24 +12,77 @@ use crate::{matmul, Error, Result, Shape};
 /// assert_eq!(t.at(&[1, 2]), 6.0);
 /// assert!(Tensor::from_vec(vec![1.0; 5], &[2, 3]).is_err());
 /// ```
-#[derive(Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq)]
 pub struct Tensor {
+    /// Always `shape.numel()` elements: every constructor checks it.
     data: Vec<f64>,
     shape: Shape,
 }
 
+/// The empty tensor of shape `(0,)`. (Not the rank-0 shape `()`, which
+/// holds one element: a default must keep `len() == shape().numel()`.)
+///
+/// ```
+/// use gradtape_core::Tensor;
+/// let t = Tensor::default();
+/// assert_eq!((t.dims(), t.len()), (&[0][..], 0));
+/// ```
+impl Default for Tensor {
+    fn default() -> Tensor {
+        Tensor {
+            data: Vec::new(),
+            shape: Shape::from([0]),
+        }
+    }
+}
+
+/// A buffer of `shape.numel()` copies of `value`, or
+/// [`Error::OutOfMemory`] naming `op` when the allocator refuses it (an
+/// error, not the abort `vec!` would give).
+pub(crate) fn filled_vec(op: &'static str, shape: &Shape, value: f64) -> Result<Vec<f64>> {
+    let n = shape.numel();
+    let mut data = Vec::new();
+    data.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
+        op,
+        shape: shape.clone(),
+        // Cannot overflow: a Shape holds at most isize::MAX bytes of f64.
+        bytes: n * std::mem::size_of::<f64>(),
+    })?;
+    data.resize(n, value);
+    Ok(data)
+}
+
+/// The tensor, or a panic with the error's message at the caller's line:
+/// the infallible constructors' way to fail.
+#[track_caller]
+fn or_panic(t: Result<Tensor>) -> Tensor {
+    match t {
+        Ok(t) => t,
+        Err(e) => panic!("{e}"),
+    }
+}
+
 impl Tensor {
-    /// A tensor over `data` with shape `dims`; the lengths must agree.
+    /// A tensor over `data` with shape `dims`; the lengths must agree, and
+    /// the shape must fit in memory ([`Shape::checked`]).
     pub fn from_vec(data: Vec<f64>, dims: &[usize]) -> Result<Tensor> {
-        let shape = Shape::from(dims);
+        const OP: &str = "Tensor::from_vec";
+        let shape = Shape::checked(OP, dims)?;
         if shape.numel() != data.len() {
             return Err(Error::LengthMismatch {
-                op: "Tensor::from_vec",
+                op: OP,
                 expected: shape.numel(),
                 shape,
                 len: data.len(),
             });
         }
+        Ok(Tensor { data, shape })
+    }
+
+    /// `dims` filled with `value`, the error naming `op`.
+    fn full_in(op: &'static str, dims: &[usize], value: f64) -> Result<Tensor> {
+        let shape = Shape::checked(op, dims)?;
+        let data = filled_vec(op, &shape, value)?;
         Ok(Tensor { data, shape })
     }
 
@@ -39,22 +92,70 @@ impl Tensor {
     /// use gradtape_core::Tensor;
     /// assert_eq!(Tensor::full(&[2], 3.5).data(), &[3.5, 3.5]);
     /// ```
+    ///
+    /// # Panics
+    /// If the shape is too large ([`Shape::checked`]) or its buffer cannot
+    /// be allocated, with a message naming the shape; [`Tensor::try_full`]
+    /// returns these as errors. (The infallible constructors stay so that
+    /// the common `Tensor::zeros(&[2, 3])` needs no `?`.)
+    #[track_caller]
     pub fn full(dims: &[usize], value: f64) -> Tensor {
-        let shape = Shape::from(dims);
-        Tensor {
-            data: vec![value; shape.numel()],
-            shape,
-        }
+        or_panic(Tensor::full_in("Tensor::full", dims, value))
+    }
+
+    /// [`Tensor::full`], with a shape too large
+    /// ([`Error::ShapeTooLarge`]) or a failed allocation
+    /// ([`Error::OutOfMemory`]) as an error.
+    ///
+    /// ```
+    /// use gradtape_core::Tensor;
+    /// assert_eq!(Tensor::try_full(&[2], 3.5).unwrap().data(), &[3.5, 3.5]);
+    /// assert!(Tensor::try_full(&[1 << 32, 1 << 32], 0.0).is_err());
+    /// ```
+    pub fn try_full(dims: &[usize], value: f64) -> Result<Tensor> {
+        Tensor::full_in("Tensor::try_full", dims, value)
     }
 
     /// A tensor of zeros.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`]; [`Tensor::try_zeros`] returns an error instead.
+    #[track_caller]
     pub fn zeros(dims: &[usize]) -> Tensor {
-        Tensor::full(dims, 0.0)
+        or_panic(Tensor::full_in("Tensor::zeros", dims, 0.0))
+    }
+
+    /// [`Tensor::zeros`], with a shape too large or a failed allocation as
+    /// an error.
+    ///
+    /// ```
+    /// use gradtape_core::Tensor;
+    /// assert_eq!(Tensor::try_zeros(&[2, 0]).unwrap().len(), 0);
+    /// assert!(Tensor::try_zeros(&[0, 1 << 63]).is_err());
+    /// ```
+    pub fn try_zeros(dims: &[usize]) -> Result<Tensor> {
+        Tensor::full_in("Tensor::try_zeros", dims, 0.0)
     }
 
     /// A tensor of ones.
+    ///
+    /// # Panics
+    /// As [`Tensor::full`]; [`Tensor::try_ones`] returns an error instead.
+    #[track_caller]
     pub fn ones(dims: &[usize]) -> Tensor {
-        Tensor::full(dims, 1.0)
+        or_panic(Tensor::full_in("Tensor::ones", dims, 1.0))
+    }
+
+    /// [`Tensor::ones`], with a shape too large or a failed allocation as
+    /// an error.
+    ///
+    /// ```
+    /// use gradtape_core::Tensor;
+    /// assert_eq!(Tensor::try_ones(&[2]).unwrap().data(), &[1.0, 1.0]);
+    /// assert!(Tensor::try_ones(&[usize::MAX]).is_err());
+    /// ```
+    pub fn try_ones(dims: &[usize]) -> Result<Tensor> {
+        Tensor::full_in("Tensor::try_ones", dims, 1.0)
     }
 
     /// A rank-0 tensor holding `value`.
@@ -64,7 +165,10 @@ impl Tensor {
     /// assert_eq!(Tensor::scalar(2.0).item().unwrap(), 2.0);
     /// ```
     pub fn scalar(value: f64) -> Tensor {
-        Tensor::full(&[], value)
+        Tensor {
+            data: vec![value],
+            shape: Shape::default(),
+        }
     }
 
     /// Independent N(0, 1) draws from `rng`.
@@ -75,17 +179,66 @@ impl Tensor {
     /// let b = Tensor::randn(&[3, 4], &mut rng_from_seed(1));
     /// assert_eq!(a, b); // same seed, same numbers
     /// ```
+    ///
+    /// # Panics
+    /// As [`Tensor::full`]; [`Tensor::try_randn`] returns an error instead.
+    #[track_caller]
     pub fn randn(dims: &[usize], rng: &mut Rng) -> Tensor {
-        let mut t = Tensor::zeros(dims);
+        or_panic(Tensor::randn_in("Tensor::randn", dims, rng))
+    }
+
+    /// [`Tensor::randn`], with a shape too large or a failed allocation as
+    /// an error (and no draw taken from `rng`).
+    ///
+    /// ```
+    /// use gradtape_core::{rng_from_seed, Tensor};
+    /// let mut rng = rng_from_seed(1);
+    /// assert_eq!(Tensor::try_randn(&[3], &mut rng).unwrap().len(), 3);
+    /// assert!(Tensor::try_randn(&[1 << 32, 1 << 32], &mut rng).is_err());
+    /// ```
+    pub fn try_randn(dims: &[usize], rng: &mut Rng) -> Result<Tensor> {
+        Tensor::randn_in("Tensor::try_randn", dims, rng)
+    }
+
+    fn randn_in(op: &'static str, dims: &[usize], rng: &mut Rng) -> Result<Tensor> {
+        let mut t = Tensor::full_in(op, dims, 0.0)?;
         fill_normal(rng, &mut t.data);
-        t
+        Ok(t)
     }
 
     /// Independent U[0, 1) draws from `rng`.
+    ///
+    /// ```
+    /// use gradtape_core::{rng_from_seed, Tensor};
+    /// let u = Tensor::rand_uniform(&[100], &mut rng_from_seed(1));
+    /// assert!(u.data().iter().all(|&v| (0.0..1.0).contains(&v)));
+    /// ```
+    ///
+    /// # Panics
+    /// As [`Tensor::full`]; [`Tensor::try_rand_uniform`] returns an error
+    /// instead.
+    #[track_caller]
     pub fn rand_uniform(dims: &[usize], rng: &mut Rng) -> Tensor {
-        let mut t = Tensor::zeros(dims);
+        or_panic(Tensor::rand_uniform_in("Tensor::rand_uniform", dims, rng))
+    }
+
+    /// [`Tensor::rand_uniform`], with a shape too large or a failed
+    /// allocation as an error (and no draw taken from `rng`).
+    ///
+    /// ```
+    /// use gradtape_core::{rng_from_seed, Tensor};
+    /// let mut rng = rng_from_seed(1);
+    /// assert_eq!(Tensor::try_rand_uniform(&[3], &mut rng).unwrap().len(), 3);
+    /// assert!(Tensor::try_rand_uniform(&[usize::MAX, 2], &mut rng).is_err());
+    /// ```
+    pub fn try_rand_uniform(dims: &[usize], rng: &mut Rng) -> Result<Tensor> {
+        Tensor::rand_uniform_in("Tensor::try_rand_uniform", dims, rng)
+    }
+
+    fn rand_uniform_in(op: &'static str, dims: &[usize], rng: &mut Rng) -> Result<Tensor> {
+        let mut t = Tensor::full_in(op, dims, 0.0)?;
         t.data.iter_mut().for_each(|v| *v = uniform(rng));
-        t
+        Ok(t)
     }
 
     /// The shape.
@@ -163,7 +316,7 @@ impl Tensor {
     /// assert_eq!(t.dims(), &[2, 12]);
     /// ```
     pub fn reshape(self, dims: &[usize]) -> Result<Tensor> {
-        let shape = Shape::from(dims);
+        let shape = Shape::checked("reshape", dims)?;
         if shape.numel() != self.data.len() {
             return Err(Error::shapes(
                 "reshape",
@@ -209,7 +362,8 @@ impl Tensor {
                 ))
             }
         };
-        let mut out = Tensor::zeros(&[m, n]);
+        // (m, k) and (k, n) are valid shapes, but (m, n) need not be.
+        let mut out = Tensor::full_in("matmul", &[m, n], 0.0)?;
         matmul::gemm(
             m,
             k,
@@ -251,10 +405,20 @@ impl Tensor {
     /// let s = Tensor::from_vec(vec![0.1, 0.9, 0.5, 0.2], &[2, 2]).unwrap();
     /// assert_eq!(s.argmax_rows(), vec![1, 0]);
     /// ```
+    ///
+    /// # Panics
+    /// If the rows are empty (`C = 0`) but there are some (`N > 0`): an
+    /// empty row has no largest element.
     pub fn argmax_rows(&self) -> Vec<usize> {
         let (n, c) = self.shape.as_matrix();
         if c == 0 {
-            return vec![0; n];
+            // Not `vec![0; n]`: N may be huge here, the tensor being empty.
+            assert!(
+                n == 0,
+                "argmax_rows: the rows of a tensor of shape {} are empty",
+                self.shape
+            );
+            return Vec::new();
         }
         self.data
             .chunks(c)

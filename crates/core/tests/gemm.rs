@@ -248,7 +248,11 @@ fn dump_cases() -> Vec<(String, u64, Option<u64>)> {
                 } else {
                     (n as isize, 1)
                 };
-                // SAFETY: the strides stay inside a (m*k), b (k*n), r (m*n).
+                // SAFETY: dgemm reads m*k elements of a, k*n of b and writes
+                // m*n of r, at the row and column strides of those row-major
+                // (or, transposed, column-major) layouts; a, b and r were made
+                // with exactly those lengths just above (small test shapes,
+                // so the products do not overflow), and r is not aliased.
                 unsafe {
                     matrixmultiply::dgemm(
                         m,

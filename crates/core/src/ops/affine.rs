@@ -2,7 +2,7 @@
 //! `(N, D)`. Both backward products pass transposes as strides, so no matrix
 //! is copied, and accumulate straight into the gradient buffers (beta = 1).
 
-use crate::{gemm, Error, Result, Tape, Var};
+use crate::{gemm, Error, Result, Shape, Tape, Var};
 
 impl Tape {
     /// `x W + b`: `x` is `(N, d1, ..., dk)` with `D = d1 * ... * dk`, `w` is
@@ -46,6 +46,8 @@ impl Tape {
         if tb.dims() != [m] {
             return Err(Error::shapes(OP, "w", tw.shape(), "b", tb.shape()));
         }
+        // x and w fit in memory, but (N, M) need not.
+        Shape::checked(OP, &[n, m])?;
         let mut out = self.alloc_scratch(&[n, m]);
         let (tx, tw, tb) = (self.value(x)?, self.value(w)?, self.value(b)?);
         for row in out.data_mut().chunks_mut(m.max(1)) {

@@ -101,6 +101,9 @@ impl Tape {
         if n == 0 {
             return Err(Error::invalid(OP, "x is an empty batch (N = 0)"));
         }
+        if d == 0 {
+            return Err(Error::invalid(OP, "x has no features (D = 0)"));
+        }
         let (mean, var) = match mode {
             Mode::Train => {
                 let (mean, var) = column_mean_var(tx.data(), n, d);
