@@ -100,6 +100,50 @@ fn assert_has_text(svg: &str, texts: &[&str]) {
     }
 }
 
+/// The points of every `<polyline>`, in document order.
+fn polylines(svg: &str) -> Vec<Vec<(f64, f64)>> {
+    svg.split("<polyline")
+        .skip(1)
+        .filter_map(|t| {
+            let start = t.find("points=\"")? + "points=\"".len();
+            let points = &t[start..start + t[start..].find('"')?];
+            points
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',')?;
+                    Some((x.parse().ok()?, y.parse().ok()?))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The `attr` coordinate of the first `<text>` whose content is `label`.
+fn text_coordinate(svg: &str, label: &str, attr: &str) -> f64 {
+    svg.split("<text")
+        .skip(1)
+        .find_map(|t| {
+            let (head, body) = t.split_once('>')?;
+            if body[..body.find("</text>")?].trim() != label {
+                return None;
+            }
+            let key = format!(" {attr}=\"");
+            let start = head.find(&key)? + key.len();
+            head[start..start + head[start..].find('"')?].parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no <text> {label:?} with {attr}"))
+}
+
+/// The pixel height of a y-axis tick label.
+fn tick_y(svg: &str, label: &str) -> f64 {
+    text_coordinate(svg, label, "y")
+}
+
+/// The pixel position of an x-axis tick label.
+fn tick_x(svg: &str, label: &str) -> f64 {
+    text_coordinate(svg, label, "x")
+}
+
 /// Figure 1: dropout as a regularizer — train and val accuracy per dropout.
 pub fn figure_1() -> Vec<Panel> {
     vec![
@@ -186,8 +230,54 @@ fn figure_2_final_model_with_target_line() {
             "Accuracy",
         ],
     );
-    // The dashed line is drawn as several short segments.
-    assert!(text.matches("<polyline").count() > 4 || text.matches("<line").count() > 4);
+    // The data: each curve is one polyline through every epoch's value, where
+    // the outermost tick labels put it (to within pixel rounding).
+    let panels = figure_2();
+    let (y_04, y_07) = (tick_y(&text, "0.4"), tick_y(&text, "0.7"));
+    let (x_0, x_15) = (tick_x(&text, "0"), tick_x(&text, "15"));
+    let to_px = |epoch: usize, v: f64| {
+        (
+            x_0 + epoch as f64 * (x_15 - x_0) / 15.0,
+            y_04 + (v - 0.4) * (y_07 - y_04) / 0.3,
+        )
+    };
+    let lines = polylines(&text);
+    for s in &panels[0].series {
+        let expected: Vec<(f64, f64)> = s
+            .values
+            .iter()
+            .enumerate()
+            .map(|(e, &v)| to_px(e, v))
+            .collect();
+        let drawn = lines.iter().any(|l| {
+            l.len() == expected.len()
+                && l.iter()
+                    .zip(&expected)
+                    .all(|(a, b)| (a.0 - b.0).abs() <= 1.5 && (a.1 - b.1).abs() <= 1.5)
+        });
+        assert!(
+            drawn,
+            "no polyline draws the {:?} curve at {expected:?}",
+            s.label
+        );
+    }
+    // The target: several short horizontal dashes at 0.55, across the plot.
+    let target_y = to_px(0, 0.55).1;
+    let dashes: Vec<&Vec<(f64, f64)>> = lines
+        .iter()
+        .filter(|l| l.len() == 2 && l.iter().all(|p| (p.1 - target_y).abs() <= 1.5))
+        .collect();
+    assert!(
+        dashes.len() > 4,
+        "{} dashes at y = {target_y}",
+        dashes.len()
+    );
+    let span = dashes.iter().flat_map(|l| l.iter().map(|p| p.0));
+    let (lo, hi) = span.fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    assert!(
+        lo <= x_0 && hi >= to_px(19, 0.0).0,
+        "dashes span {lo}..{hi} only"
+    );
     cleanup(&dir);
 }
 
