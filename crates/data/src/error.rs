@@ -200,7 +200,7 @@ pub enum DownloadError {
     /// expected size. The file is removed.
     #[error(
         "{url}: the archive is {actual} bytes but {expected} were expected; \
-         {file} was removed (a wrong or changed file: check CIFAR10_URL / CIFAR10_SHA256)",
+         {file} is not kept (a wrong or changed file: check CIFAR10_URL / CIFAR10_SHA256)",
         file = file.display()
     )]
     SizeMismatch {

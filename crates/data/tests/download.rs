@@ -264,6 +264,16 @@ fn unknown_size_relies_on_the_checksum() {
 }
 
 #[test]
+fn the_progress_bar_style_downloads_too() {
+    let archive = tar_gz(&fake_members());
+    let server = Server::start(archive.clone(), Mode::Serve);
+    let cache = TempDir::new("dl-bar");
+    let mut opts = options(&server.url, &archive, cache.path());
+    opts.progress = Progress::Bar;
+    assert!(ensure_cifar10(&opts).unwrap().join(TEST_FILE).is_file());
+}
+
+#[test]
 fn wrong_checksum_leaves_nothing_behind() {
     let archive = tar_gz(&fake_members());
     let server = Server::start(archive.clone(), Mode::Serve);

@@ -90,7 +90,9 @@ impl DownloadOptions {
     ///   size is checked only for the official checksum; for another one the
     ///   server's announced size is all there is, and the SHA-256 is the check;
     /// - `GRADTAPE_DATA_DIR`: the cache directory (default: the platform's
-    ///   cache directory + `gradtape`, e.g. `~/.cache/gradtape`);
+    ///   cache directory + `gradtape`, e.g. `~/.cache/gradtape`; if the
+    ///   platform has none, it is left empty and using it is an error
+    ///   asking for `GRADTAPE_DATA_DIR`);
     /// - `GRADTAPE_OFFLINE`: `1` (or `true`, `yes`) turns downloading off.
     ///
     /// ```
@@ -123,14 +125,11 @@ impl DownloadOptions {
             None => CIFAR10_SHA256.to_string(),
         };
         let expected_bytes = (sha256 == CIFAR10_SHA256).then_some(CIFAR10_ARCHIVE_BYTES);
+        // Empty when there is none: reported by `check` only if the cache
+        // is needed, so `--data DIR` works on such a platform.
         let cache_dir = match var(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
             Some(dir) => PathBuf::from(dir),
-            None => platform_cache.map(|d| d.join("gradtape")).ok_or_else(|| {
-                DownloadError::BadSetting(format!(
-                    "this platform has no cache directory: set ${DATA_DIR_ENV} to the \
-                     directory CIFAR-10 should be downloaded into"
-                ))
-            })?,
+            None => platform_cache.map_or_else(PathBuf::new, |d| d.join("gradtape")),
         };
         let offline = match text(OFFLINE_ENV)? {
             None => false,
@@ -179,6 +178,13 @@ impl DownloadOptions {
 
     /// Rejects a malformed checksum or address before any work.
     pub(crate) fn check(&self) -> Result<()> {
+        if self.cache_dir.as_os_str().is_empty() {
+            return Err(DownloadError::BadSetting(format!(
+                "no cache directory for CIFAR-10: this platform has none, so set \
+                 ${DATA_DIR_ENV} to the directory it should be downloaded into"
+            ))
+            .into());
+        }
         normalized_sha256(&self.sha256, "the expected SHA-256")?;
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
             return Err(DownloadError::BadSetting(format!(
@@ -273,7 +279,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(msg.contains("GRADTAPE_OFFLINE=\"maybe\""), "{msg}");
-        let msg = from(&[], None).unwrap_err().to_string();
+        let no_cache = from(&[], None).unwrap();
+        let msg = no_cache.check().unwrap_err().to_string();
         assert!(msg.contains("GRADTAPE_DATA_DIR"), "{msg}");
         let mut o = DownloadOptions::official("/c");
         o.url = "ftp://x/y.tar.gz".into();
