@@ -43,7 +43,15 @@ pub(crate) fn fetch(options: &DownloadOptions, report: &mut Reporter) -> Result<
         }
     }
 
+    // The environment's proxy (HTTP(S)_PROXY, NO_PROXY) applies, except to
+    // a server on this machine, which a proxy could not reach.
+    let proxy = if is_loopback(&options.url) {
+        None
+    } else {
+        ureq::Proxy::try_from_env()
+    };
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .proxy(proxy)
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_recv_response(Some(Duration::from_secs(60)))
@@ -229,6 +237,21 @@ fn hash_file(path: &Path, hasher: &mut Sha256) -> Result<u64> {
     }
 }
 
+/// Whether `url`'s host is this machine (`localhost`, `127.x.x.x`, `[::1]`).
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// `bytes START-END/TOTAL` (TOTAL may be `*`) as `(START, TOTAL)`.
 fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
     let rest = value.trim().strip_prefix("bytes ")?;
@@ -252,6 +275,18 @@ fn io_err(path: &Path, source: std::io::Error) -> DataError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("http://127.0.0.1:8000/x.tar.gz"));
+        assert!(is_loopback("http://localhost/x"));
+        assert!(is_loopback("http://[::1]:80/x"));
+        assert!(is_loopback("http://u:p@127.0.0.2:1/x"));
+        assert!(!is_loopback(
+            "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+        ));
+        assert!(!is_loopback("http://10.0.0.1/x"));
+    }
 
     #[test]
     fn content_range_forms() {
