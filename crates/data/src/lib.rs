@@ -15,16 +15,28 @@
 //! assert_eq!(y.len(), 3);
 //! # Ok::<(), gradtape_data::DataError>(())
 //! ```
+//!
+//! With the `download` feature, `find_or_download_cifar10` falls back to
+//! fetching the official archive into a cache directory (checked with its
+//! SHA-256, unpacked safely) when no directory is found.
 
 mod cifar10;
 mod dir;
+#[cfg(feature = "download")]
+mod download;
 mod error;
 mod records;
 mod split;
 
 pub use cifar10::{get_cifar10_data, Cifar10, Cifar10Options};
 pub use dir::{find_cifar10_dir, CIFAR10_DIR_ENV};
-pub use error::{DataError, Result};
+#[cfg(feature = "download")]
+pub use download::{
+    ensure_cifar10, find_or_download_cifar10, DownloadOptions, Progress, ARCHIVE_FOLDER,
+    CIFAR10_ARCHIVE_BYTES, CIFAR10_SHA256, CIFAR10_URL, DATA_DIR_ENV, OFFLINE_ENV, SHA256_ENV,
+    URL_ENV,
+};
+pub use error::{DataError, DownloadError, Result};
 pub use split::Split;
 
 /// Colour channels per image (red, green, blue planes, in that order).

@@ -2,16 +2,22 @@
 
 use crate::final_run::{Checkpointing, FinalOptions};
 use clap::Args;
-use gradtape_data::{find_cifar10_dir, get_cifar10_data, Cifar10};
+use gradtape_data::{find_or_download_cifar10, get_cifar10_data, Cifar10, DownloadOptions};
 use std::path::PathBuf;
 
 /// `--data`, `--out`, `--seed`, `--quiet`.
 #[derive(Args, Clone, Debug)]
 pub struct CommonArgs {
     /// CIFAR-10 binary-version directory (default: $CIFAR10_DIR, then
-    /// ./data/cifar-10-batches-bin, then ../shared/data/cifar-10-batches-bin).
+    /// ./data/cifar-10-batches-bin, then ../shared/data/cifar-10-batches-bin,
+    /// then the download cache, filled from $CIFAR10_URL or the official
+    /// archive if empty).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Never download CIFAR-10: if it is not found, say how to get it
+    /// (same as GRADTAPE_OFFLINE=1).
+    #[arg(long)]
+    pub no_download: bool,
     /// Where figures and results.json go.
     #[arg(long, value_name = "DIR", default_value = "target/notebook")]
     pub out: PathBuf,
@@ -24,11 +30,14 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
-    /// Finds the data directory (or says where it looked and how to get the
-    /// files) and loads the notebook's splits: 49000 train, 1000 val, 1000
-    /// test, mean image subtracted.
+    /// Finds the data directory, downloading it into the cache if it is
+    /// nowhere (unless `--no-download` / `GRADTAPE_OFFLINE=1`: then says
+    /// where it looked and how to get the files), and loads the notebook's
+    /// splits: 49000 train, 1000 val, 1000 test, mean image subtracted.
     pub fn load(&self) -> Result<Cifar10, gradtape_data::DataError> {
-        let dir = find_cifar10_dir(self.data.as_deref())?;
+        let mut download = DownloadOptions::from_env()?;
+        download.offline |= self.no_download;
+        let dir = find_or_download_cifar10(self.data.as_deref(), &download)?;
         get_cifar10_data(&dir, 49_000, 1_000, 1_000, true)
     }
 }
