@@ -21,6 +21,7 @@ mod dir;
 mod error;
 mod records;
 mod split;
+pub mod testing;
 
 pub use cifar10::{get_cifar10_data, Cifar10, Cifar10Options};
 pub use dir::{find_cifar10_dir, CIFAR10_DIR_ENV};
