@@ -44,7 +44,11 @@ pub fn find_cifar10_dir(explicit: Option<&Path>) -> Result<PathBuf> {
 
 /// [`find_cifar10_dir`] with the environment and working directory passed in,
 /// so it can be tested without touching process-global state.
-pub(crate) fn resolve(explicit: Option<&Path>, env: Option<OsString>, cwd: &Path) -> Result<PathBuf> {
+pub(crate) fn resolve(
+    explicit: Option<&Path>,
+    env: Option<OsString>,
+    cwd: &Path,
+) -> Result<PathBuf> {
     if let Some(path) = explicit {
         return only(path.to_path_buf(), "explicit path (--data)");
     }

@@ -20,7 +20,10 @@ pub const PAGE: &str = "index.html";
 pub const SECTIONS: [(&str, &str); 7] = [
     ("dropout-forward", "1. Dropout forward pass"),
     ("dropout-backward", "2. Dropout backward pass"),
-    ("gradient-check", "3. Fully connected net with dropout: gradient check"),
+    (
+        "gradient-check",
+        "3. Fully connected net with dropout: gradient check",
+    ),
     ("regularization", "4. Regularization experiment"),
     ("final-net", "5. Train a good model"),
     ("notebook-vs-gradtape", "Notebook vs gradtape"),
@@ -243,7 +246,11 @@ fn regularization_section(h: &mut String, runs: &[RunSummary]) {
          with dropout the train accuracy grows more slowly and the validation \
          accuracy ends higher.</p>\n",
     );
-    figure(h, FIGURES[0], "train and validation accuracy per epoch, per keep probability");
+    figure(
+        h,
+        FIGURES[0],
+        "train and validation accuracy per epoch, per keep probability",
+    );
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
@@ -259,7 +266,13 @@ fn regularization_section(h: &mut String, runs: &[RunSummary]) {
         .collect();
     table(
         h,
-        &["run", "final train acc", "final val acc", "best val acc", "wall time"],
+        &[
+            "run",
+            "final train acc",
+            "final val acc",
+            "best val acc",
+            "wall time",
+        ],
         &rows,
     );
 }
@@ -275,11 +288,18 @@ fn final_section(h: &mut String, f: &FinalResult) {
         vec!["epochs".into(), o.epochs.to_string()],
         vec!["batch size".into(), o.batch_size.to_string()],
         vec!["Adam learning rate".into(), o.learning_rate.to_string()],
-        vec!["learning-rate decay per epoch".into(), o.lr_decay.to_string()],
+        vec![
+            "learning-rate decay per epoch".into(),
+            o.lr_decay.to_string(),
+        ],
         vec!["seed".into(), o.seed.to_string()],
     ];
     table(h, &["setting", "value"], &settings);
-    figure(h, FIGURES[1], "accuracy history and training loss of the final net");
+    figure(
+        h,
+        FIGURES[1],
+        "accuracy history and training loss of the final net",
+    );
     let _ = writeln!(
         h,
         "<pre>Validation set accuracy: {}\nTest set accuracy: {}</pre>",

@@ -97,7 +97,11 @@ fn join(v: impl Iterator<Item = String>) -> String {
 /// The closing table: this run's figures beside the notebook's, in Markdown.
 pub fn summary_table(r: &Results) -> String {
     let mut t = String::new();
-    let _ = writeln!(t, "| {} | {} | {} |", SUMMARY_HEADER[0], SUMMARY_HEADER[1], SUMMARY_HEADER[2]);
+    let _ = writeln!(
+        t,
+        "| {} | {} | {} |",
+        SUMMARY_HEADER[0], SUMMARY_HEADER[1], SUMMARY_HEADER[2]
+    );
     let _ = writeln!(t, "| --- | --- | --- |");
     for [what, notebook, ours] in summary_rows(r) {
         let _ = writeln!(t, "| {what} | {notebook} | {ours} |");

@@ -61,7 +61,10 @@ fn fake_results() -> Results {
         dropout_backward_rel_error: 5.4e-11,
         gradcheck,
         // A label with markup in it: it must come out as text.
-        regularization: vec![run("0.60 dropout <b>&", 4, 5, 0.3), run("1.00 dropout", 4, 5, 0.29)],
+        regularization: vec![
+            run("0.60 dropout <b>&", 4, 5, 0.3),
+            run("1.00 dropout", 4, 5, 0.29),
+        ],
         final_run: FinalResult {
             options,
             run: run("final net", 3, 7, 0.57),
@@ -110,7 +113,10 @@ fn the_page_has_every_section_in_order_and_every_file_it_references() {
         let at = html.find(&tag).unwrap();
         assert!(at > last, "section {id} out of order");
         last = at;
-        assert!(html.contains(&format!("<a href=\"#{id}\">")), "no link to {id}");
+        assert!(
+            html.contains(&format!("<a href=\"#{id}\">")),
+            "no link to {id}"
+        );
     }
 
     // Every image it shows and every file it links to exists beside it; the
@@ -119,13 +125,22 @@ fn the_page_has_every_section_in_order_and_every_file_it_references() {
     assert_eq!(images, FIGURES, "the figures, in section order");
     for src in &images {
         let bytes = std::fs::read(dir.join(src)).unwrap_or_else(|e| panic!("{src}: {e}"));
-        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{src} is not a PNG");
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{src} is not a PNG"
+        );
     }
     for href in attribute_values(&html, "href") {
         if let Some(anchor) = href.strip_prefix('#') {
-            assert!(html.contains(&format!("id=\"{anchor}\"")), "dangling #{anchor}");
+            assert!(
+                html.contains(&format!("id=\"{anchor}\"")),
+                "dangling #{anchor}"
+            );
         } else {
-            assert!(Path::new(&dir).join(href).is_file(), "{href} does not exist");
+            assert!(
+                Path::new(&dir).join(href).is_file(),
+                "{href} does not exist"
+            );
         }
     }
 
@@ -137,10 +152,16 @@ fn the_page_has_every_section_in_order_and_every_file_it_references() {
 
     // The closing table, row by row, and the sections' figures.
     for [what, notebook, ours] in summary_rows(&results) {
-        let what = what.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let what = what
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
         let row = format!("<td>{what}</td><td");
         assert!(html.contains(&row), "summary row {what:?} missing");
-        assert!(html.contains(&notebook.replace('<', "&lt;")), "{notebook:?}");
+        assert!(
+            html.contains(&notebook.replace('<', "&lt;")),
+            "{notebook:?}"
+        );
         assert!(html.contains(&ours.replace('<', "&lt;")), "{ours:?}");
     }
     for needle in [
@@ -154,7 +175,10 @@ fn the_page_has_every_section_in_order_and_every_file_it_references() {
     }
 
     // Text is escaped, never markup.
-    assert!(!html.contains("<b>"), "a label's markup leaked into the page");
+    assert!(
+        !html.contains("<b>"),
+        "a label's markup leaked into the page"
+    );
     assert!(html.contains("0.60 dropout &lt;b&gt;&amp;"));
 
     std::fs::remove_dir_all(&dir).unwrap();
