@@ -7,7 +7,7 @@
 use crate::dropout_forward::DropoutStats;
 use crate::fc_gradcheck::GradcheckCase;
 use crate::final_run::FinalResult;
-use crate::report::{summary_rows, Results, SUMMARY_HEADER};
+use crate::report::{summary_rows, write_atomic, Results, SUMMARY_HEADER};
 use crate::RunSummary;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -38,12 +38,7 @@ pub const FIGURES: [&str; 2] = ["regularization.png", "final.png"];
 /// file renamed into place), and returns the path. The figures are expected
 /// beside it (see [`FIGURES`]).
 pub fn write_html(dir: &Path, results: &Results) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(PAGE);
-    let tmp = dir.join(format!(".{PAGE}.tmp"));
-    std::fs::write(&tmp, render(results))?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(path)
+    write_atomic(dir, PAGE, &render(results))
 }
 
 /// The whole page as HTML text: one `<section>` per entry of [`SECTIONS`],

@@ -81,10 +81,16 @@ pub struct Results {
 /// Writes `value` as pretty JSON to `dir/name`, atomically (a temporary file
 /// renamed into place), and returns the path.
 pub fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> std::io::Result<PathBuf> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    write_atomic(dir, name, &text)
+}
+
+/// Writes `text` to `dir/name` through a temporary file renamed into place,
+/// so a reader never sees half a file, and returns the path.
+pub(crate) fn write_atomic(dir: &Path, name: &str, text: &str) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
-    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
