@@ -1,7 +1,8 @@
 //! The whole Dropout notebook, in order: dropout forward statistics, dropout
 //! backward check, the net's gradient check, dropout as a regularizer, and the
 //! final CIFAR-10 net. Ends with a table of this run's figures beside the
-//! notebook's, and writes results.json and the figures under --out.
+//! notebook's, and writes results.json, the figures and index.html (the
+//! whole run on one page) under --out.
 //!
 //! cargo run --release --example notebook
 
@@ -97,7 +98,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(args.common.out.join("summary.md"), &table)?;
     section("Notebook vs gradtape");
     println!("{table}");
+    let page = gradtape::notebook::html::write_html(&args.common.out, &results)?;
     println!("results: {}", json.display());
+    println!("page: {}", page.display());
     println!("figures: {}", args.common.out.display());
     Ok(())
 }

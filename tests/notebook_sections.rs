@@ -1,11 +1,11 @@
 //! The examples' library code on small inputs: the notebook's sections give
 //! the figures the notebook shows, and the figures land on disk.
 
-use gradtape::data::{find_cifar10_dir, get_cifar10_data};
+use gradtape::data::get_cifar10_data;
+use gradtape::data::testing::cifar10_or_skip;
 use gradtape::notebook::progress::Output;
 use gradtape::notebook::regularization::{self, RegularizationOptions};
 use gradtape::notebook::{dropout_backward, dropout_forward, fc_gradcheck};
-use std::path::PathBuf;
 
 #[test]
 fn dropout_forward_keeps_the_mean_and_zeroes_one_minus_p() {
@@ -36,12 +36,7 @@ fn the_net_gradient_checks_pass() {
 
 #[test]
 fn the_regularization_section_trains_and_draws_its_figure() {
-    let fallback =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cifar-10-batches-bin");
-    let dir = std::env::var_os("CIFAR10_DIR")
-        .map(PathBuf::from)
-        .unwrap_or(fallback);
-    let dir = find_cifar10_dir(Some(&dir)).expect("CIFAR-10 is needed for this test");
+    let Some(dir) = cifar10_or_skip() else { return };
     let data = get_cifar10_data(&dir, 200, 100, 10, true).unwrap();
     let options = RegularizationOptions {
         num_train: 200,

@@ -22,18 +22,27 @@ pub enum Error {
     /// to keep `Error`, and so every `Result`, small.)
     #[error("{op}: {lhs_name} is {lhs} but {rhs_name} is {rhs}")]
     ShapeMismatch {
+        /// The op that raised it.
         op: &'static str,
+        /// The first operand's name in the op's signature.
         lhs_name: &'static str,
+        /// The first operand's shape.
         lhs: Box<Shape>,
+        /// The second operand's name in the op's signature.
         rhs_name: &'static str,
+        /// The second operand's shape.
         rhs: Box<Shape>,
     },
     /// A buffer whose length does not match the shape it was given.
     #[error("{op}: shape {shape} needs {expected} elements but the buffer has {len}")]
     LengthMismatch {
+        /// The op (or constructor) that raised it.
         op: &'static str,
+        /// The shape asked for.
         shape: Shape,
+        /// The elements that shape holds.
         expected: usize,
+        /// The elements the buffer holds.
         len: usize,
     },
     /// A shape too large for memory: the product of its dimensions (a zero
@@ -53,20 +62,32 @@ pub enum Error {
     },
     /// An argument outside its valid range (a probability, a label, a rank...).
     #[error("{op}: {msg}")]
-    InvalidArgument { op: &'static str, msg: String },
+    InvalidArgument {
+        /// The op that raised it.
+        op: &'static str,
+        /// What was wrong with the argument.
+        msg: String,
+    },
     /// A value or gradient became NaN or infinite while anomaly detection was on.
     #[error("{op} (tape node {node}, shape {shape}): {what} is not finite (first bad element at index {index})")]
     NonFinite {
+        /// The op whose value or gradient is not finite.
         op: &'static str,
+        /// Its node on the tape.
         node: usize,
+        /// The shape of the offending tensor.
         shape: Shape,
+        /// Which tensor: the op's value or a gradient.
         what: &'static str,
+        /// The flat index of the first NaN or infinite element.
         index: usize,
     },
     /// An error raised while training, with the iteration it happened at.
     #[error("iteration {iteration}: {source}")]
     Training {
+        /// The training iteration (0-based) at which it happened.
         iteration: usize,
+        /// The error itself.
         #[source]
         source: Box<Error>,
     },

@@ -20,7 +20,10 @@ pub enum DataError {
         bullet_list(tried),
         HOW_TO_GET_DATA
     )]
-    DirNotFound { tried: Vec<String> },
+    DirNotFound {
+        /// One line per place looked at.
+        tried: Vec<String>,
+    },
 
     /// A batch file the request needs is not in the directory.
     #[error(
@@ -28,11 +31,19 @@ pub enum DataError {
          version directory holds data_batch_1.bin .. data_batch_5.bin and test_batch.bin)",
         path = path.display()
     )]
-    FileMissing { path: PathBuf, needed: String },
+    FileMissing {
+        /// The file that is not there.
+        path: PathBuf,
+        /// What it was needed for.
+        needed: String,
+    },
 
     /// The path exists but is a directory or another non-regular file.
     #[error("{path}: not a regular file", path = path.display())]
-    NotAFile { path: PathBuf },
+    NotAFile {
+        /// The path that is not a regular file.
+        path: PathBuf,
+    },
 
     /// A batch file of zero bytes.
     #[error(
@@ -40,7 +51,10 @@ pub enum DataError {
         path = path.display(),
         record = crate::RECORD_BYTES
     )]
-    EmptyFile { path: PathBuf },
+    EmptyFile {
+        /// The empty file.
+        path: PathBuf,
+    },
 
     /// A batch file whose size is not a multiple of the record size, i.e.
     /// truncated (or padded) mid-record.
@@ -51,18 +65,26 @@ pub enum DataError {
         record = crate::RECORD_BYTES
     )]
     PartialRecord {
+        /// The file.
         path: PathBuf,
+        /// Its size in bytes.
         bytes: u64,
+        /// The whole records it holds.
         whole: u64,
+        /// The bytes left over after them.
         remainder: u64,
     },
 
     /// The files hold fewer records than the request needs.
     #[error("{files}: found {found} records but {needed} are needed for {purpose}")]
     TooFewRecords {
+        /// The files read.
         files: String,
+        /// The records they hold.
         found: usize,
+        /// The records the request needs.
         needed: usize,
+        /// What the request wanted them for.
         purpose: String,
     },
 
@@ -72,20 +94,31 @@ pub enum DataError {
         path = path.display()
     )]
     BadLabel {
+        /// The file.
         path: PathBuf,
+        /// The record's index in the file.
         record: usize,
+        /// The label byte's offset in the file.
         offset: u64,
+        /// The label byte found.
         label: u8,
     },
 
     /// `batches.meta.txt` exists but does not hold the 10 class names.
     #[error("{path}: {msg}", path = path.display())]
-    BadClassNames { path: PathBuf, msg: String },
+    BadClassNames {
+        /// The meta file.
+        path: PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
 
     /// An operating-system error while reading `path`.
     #[error("{path}: {source}", path = path.display())]
     Io {
+        /// The file being read.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
@@ -97,7 +130,12 @@ pub enum DataError {
 
     /// An image index past the end of a split.
     #[error("image index {index} is out of range for a split of {len} images")]
-    IndexOutOfRange { index: usize, len: usize },
+    IndexOutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// The split's length.
+        len: usize,
+    },
 
     /// An error from gradtape-core while building a tensor (boxed: it is
     /// several times larger than every other variant).

@@ -27,6 +27,7 @@ mod download;
 mod error;
 mod records;
 mod split;
+pub mod testing;
 
 pub use cifar10::{get_cifar10_data, Cifar10, Cifar10Options};
 pub use dir::{find_cifar10_dir, CIFAR10_DIR_ENV};

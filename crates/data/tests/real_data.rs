@@ -1,23 +1,13 @@
-//! The real CIFAR-10 files. This test fails (rather than skips) when they
-//! are missing: set CIFAR10_DIR, or keep them at ../shared/data relative to
-//! the workspace.
+//! The real CIFAR-10 files. Skipped, with a line saying so, when they are
+//! not found (see `gradtape_data::testing`); with GRADTAPE_REQUIRE_DATA=1
+//! (as in CI) a missing directory fails the test.
 
-use std::path::PathBuf;
-
-use gradtape_data::{find_cifar10_dir, get_cifar10_data, IMAGE_BYTES, NUM_CLASSES, RECORD_BYTES};
-
-fn real_dir() -> PathBuf {
-    let fallback =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cifar-10-batches-bin");
-    let explicit = std::env::var_os("CIFAR10_DIR")
-        .is_none()
-        .then_some(fallback);
-    find_cifar10_dir(explicit.as_deref()).unwrap_or_else(|e| panic!("{e}"))
-}
+use gradtape_data::testing::cifar10_or_skip;
+use gradtape_data::{get_cifar10_data, IMAGE_BYTES, NUM_CLASSES, RECORD_BYTES};
 
 #[test]
 fn real_cifar10_small_load() {
-    let dir = real_dir();
+    let Some(dir) = cifar10_or_skip() else { return };
     let data = get_cifar10_data(&dir, 500, 100, 100, true).unwrap();
     assert_eq!(
         (data.train.len(), data.val.len(), data.test.len()),

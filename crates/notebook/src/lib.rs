@@ -9,6 +9,7 @@ pub mod dropout_backward;
 pub mod dropout_forward;
 pub mod fc_gradcheck;
 pub mod final_run;
+pub mod html;
 pub mod progress;
 pub mod regularization;
 pub mod report;

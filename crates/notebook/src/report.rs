@@ -81,10 +81,16 @@ pub struct Results {
 /// Writes `value` as pretty JSON to `dir/name`, atomically (a temporary file
 /// renamed into place), and returns the path.
 pub fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> std::io::Result<PathBuf> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    write_atomic(dir, name, &text)
+}
+
+/// Writes `text` to `dir/name` through a temporary file renamed into place,
+/// so a reader never sees half a file, and returns the path.
+pub(crate) fn write_atomic(dir: &Path, name: &str, text: &str) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
-    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
@@ -97,12 +103,29 @@ fn join(v: impl Iterator<Item = String>) -> String {
 /// The closing table: this run's figures beside the notebook's, in Markdown.
 pub fn summary_table(r: &Results) -> String {
     let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "| {} | {} | {} |",
+        SUMMARY_HEADER[0], SUMMARY_HEADER[1], SUMMARY_HEADER[2]
+    );
+    let _ = writeln!(t, "| --- | --- | --- |");
+    for [what, notebook, ours] in summary_rows(r) {
+        let _ = writeln!(t, "| {what} | {notebook} | {ours} |");
+    }
+    t
+}
+
+/// The column titles of [`summary_rows`].
+pub const SUMMARY_HEADER: [&str; 3] = ["figure", "notebook", "gradtape (this run)"];
+
+/// The closing table's rows (under [`SUMMARY_HEADER`]): what, the
+/// notebook's figure, this run's.
+pub fn summary_rows(r: &Results) -> Vec<[String; 3]> {
+    let mut t = Vec::new();
     let ps = join(r.dropout_forward.iter().map(|s| format!("{}", s.p)));
     let mut row = |what: &str, notebook: &str, ours: String| {
-        let _ = writeln!(t, "| {what} | {notebook} | {ours} |");
+        t.push([what.to_string(), notebook.to_string(), ours]);
     };
-    row("figure", "notebook", "gradtape (this run)".into());
-    row("---", "---", "---".into());
     row(
         &format!("train-time fraction of zeros, p = {ps}"),
         &join(

@@ -1,27 +1,23 @@
-//! The Solver on real CIFAR-10 (from ../shared, or CIFAR10_DIR) and on small
+//! The Solver on real CIFAR-10 (skipped with a line saying so when the
+//! files are not found; see `gradtape_data::testing`) and on small
 //! synthetic sets.
 
 use gradtape_core::{rng_from_seed, Tensor};
-use gradtape_data::{find_cifar10_dir, get_cifar10_data, Cifar10};
+use gradtape_data::testing::cifar10_or_skip;
+use gradtape_data::{get_cifar10_data, Cifar10};
 use gradtape_nn::{FcConfig, FullyConnectedNet, Model};
 use gradtape_optim::UpdateRule;
 use gradtape_train::{Dataset, InMemory, Solver, SolverOptions};
-use std::path::PathBuf;
 
-/// The real data: fails (does not skip) when it is missing.
-fn cifar(num_training: usize) -> Cifar10 {
-    let fallback =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/cifar-10-batches-bin");
-    let dir = std::env::var_os("CIFAR10_DIR")
-        .map(PathBuf::from)
-        .unwrap_or(fallback);
-    let dir = find_cifar10_dir(Some(&dir)).expect("CIFAR-10 is needed for this test");
-    get_cifar10_data(&dir, num_training, 1000, 100, true).unwrap()
+/// The real data, or `None` (after a line saying the test is skipped).
+fn cifar(num_training: usize) -> Option<Cifar10> {
+    let dir = cifar10_or_skip()?;
+    Some(get_cifar10_data(&dir, num_training, 1000, 100, true).unwrap())
 }
 
 #[test]
 fn a_small_net_overfits_fifty_real_images() {
-    let data = cifar(50);
+    let Some(data) = cifar(50) else { return };
     let net = FullyConnectedNet::new(FcConfig {
         hidden_dims: vec![100, 100],
         weight_scale: 5e-2,
