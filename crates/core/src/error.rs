@@ -50,14 +50,19 @@ pub enum Error {
     /// not a [`Shape`]: every `Shape` is valid.)
     #[error("{op}: shape {} is too large: the product of its dimensions exceeds {} elements (isize::MAX bytes of f64)", Dims(.dims), Shape::MAX_NUMEL)]
     ShapeTooLarge {
+        /// The constructor or op that was asked for it.
         op: &'static str,
+        /// The dimensions asked for.
         dims: Box<[usize]>,
     },
     /// The allocator could not provide a tensor's buffer.
     #[error("{op}: cannot allocate {bytes} bytes for a tensor of shape {shape}")]
     OutOfMemory {
+        /// The constructor or op that allocated.
         op: &'static str,
+        /// The tensor's shape.
         shape: Shape,
+        /// The bytes asked of the allocator.
         bytes: usize,
     },
     /// An argument outside its valid range (a probability, a label, a rank...).
