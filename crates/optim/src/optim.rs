@@ -155,10 +155,7 @@ impl<R: Rule> Optimizer for Optim<R> {
             let (lr, wd) = self.hyper_of(Some(v));
             let (value, grad) = tape.param_and_grad_mut(v)?;
             let Some(grad) = grad else { continue };
-            let state = self
-                .by_var
-                .entry(v)
-                .or_insert_with(|| R::zeros(grad.len()));
+            let state = self.by_var.entry(v).or_insert_with(|| R::zeros(grad.len()));
             self.config
                 .apply(lr, wd, value.data_mut(), grad.data(), state);
         }
@@ -172,7 +169,10 @@ impl<R: Rule> Optimizer for Optim<R> {
         let var = self.vars.get(name).copied();
         let (lr, wd) = self.hyper_of(var);
         let state = match var {
-            Some(v) => self.by_var.entry(v).or_insert_with(|| R::zeros(param.len())),
+            Some(v) => self
+                .by_var
+                .entry(v)
+                .or_insert_with(|| R::zeros(param.len())),
             None => {
                 // `entry` would allocate a key on every call; only the first
                 // update of a name should.
@@ -285,7 +285,10 @@ impl<R: Rule> Optimizer for Optim<R> {
             BTreeMap::new()
         } else {
             let named = self.by_name.iter().map(|(n, s)| (n.clone(), R::export(s)));
-            let tape = self.by_var.iter().map(|(v, s)| (self.label(*v), R::export(s)));
+            let tape = self
+                .by_var
+                .iter()
+                .map(|(v, s)| (self.label(*v), R::export(s)));
             named.chain(tape).collect()
         };
         OptimState {
@@ -305,7 +308,11 @@ impl<R: Rule> Optimizer for Optim<R> {
             .into_iter()
             .map(|(k, _)| k)
             .collect();
-        hyper.extend(group_keys.iter().flat_map(|(a, b)| [a.as_str(), b.as_str()]));
+        hyper.extend(
+            group_keys
+                .iter()
+                .flat_map(|(a, b)| [a.as_str(), b.as_str()]),
+        );
         state.validate_layout(R::RULE, &hyper, R::BUFFERS, R::COUNTS_STEPS)?;
         let config = R::from_snapshot(state);
         config.validate()?;
