@@ -18,6 +18,7 @@
 
 mod error;
 pub mod gradcheck;
+mod grads;
 mod matmul;
 mod ops;
 mod random;
@@ -31,5 +32,6 @@ pub use ops::{softmax_rows, BatchNormStats};
 pub use rand::RngExt;
 pub use random::{fill_normal, rng_from_seed, uniform, Rng};
 pub use shape::Shape;
-pub use tape::{accumulate, BackwardCtx, Grads, Mode, Profile, Tape, Var};
+pub use grads::{BackwardCtx, GradSlot, Grads};
+pub use tape::{Mode, Profile, Tape, Var};
 pub use tensor::Tensor;

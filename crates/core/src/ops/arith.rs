@@ -33,8 +33,8 @@ impl Tape {
         }
         self.record("add", out, &[a, b], move |ctx, grads| {
             for v in [a, b] {
-                if let Some(g) = grads.get(v) {
-                    add_assign(g, ctx.grad_out().data());
+                if let Some(slot) = grads.slot(v) {
+                    slot.write(ctx.grad_out().data().iter().copied());
                 }
             }
         })
@@ -60,10 +60,8 @@ impl Tape {
             let d = ctx.grad_out().data();
             // Each side in turn, so `mul(x, x)` adds both contributions to x.
             for (v, other) in [(a, b), (b, a)] {
-                if let Some(g) = grads.get(v) {
-                    for ((gi, di), oi) in g.iter_mut().zip(d).zip(ctx.value(other).data()) {
-                        *gi += di * oi;
-                    }
+                if let Some(slot) = grads.slot(v) {
+                    slot.write(d.iter().zip(ctx.value(other).data()).map(|(d, o)| d * o));
                 }
             }
         })
@@ -85,10 +83,8 @@ impl Tape {
             *o = c * v;
         }
         self.record("scale", out, &[x], move |ctx, grads| {
-            if let Some(g) = grads.get(x) {
-                for (gi, di) in g.iter_mut().zip(ctx.grad_out().data()) {
-                    *gi += c * di;
-                }
+            if let Some(slot) = grads.slot(x) {
+                slot.write(ctx.grad_out().data().iter().map(|d| c * d));
             }
         })
     }
@@ -106,9 +102,8 @@ impl Tape {
         self.check("sum", x)?;
         let total = self.value(x)?.sum();
         self.record("sum", Tensor::scalar(total), &[x], move |ctx, grads| {
-            if let Some(g) = grads.get(x) {
-                let d = ctx.grad_out().data()[0];
-                g.iter_mut().for_each(|gi| *gi += d);
+            if let Some(slot) = grads.slot(x) {
+                slot.write(std::iter::repeat(ctx.grad_out().data()[0]));
             }
         })
     }
@@ -154,20 +149,11 @@ impl Tape {
             Tensor::scalar(total),
             &[x],
             move |ctx, grads| {
-                if let Some(g) = grads.get(x) {
+                if let Some(slot) = grads.slot(x) {
                     let d = ctx.grad_out().data()[0];
-                    for (gi, xi) in g.iter_mut().zip(ctx.value(x).data()) {
-                        *gi += 2.0 * d * xi;
-                    }
+                    slot.write(ctx.value(x).data().iter().map(|x| 2.0 * d * x));
                 }
             },
         )
-    }
-}
-
-/// `dst += src`, elementwise.
-pub(crate) fn add_assign(dst: &mut [f64], src: &[f64]) {
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d += s;
     }
 }

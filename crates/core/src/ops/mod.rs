@@ -10,3 +10,10 @@ mod softmax;
 
 pub use batchnorm::BatchNormStats;
 pub use softmax::softmax_rows;
+
+/// `dst += src`, elementwise.
+pub(crate) fn add_assign(dst: &mut [f64], src: &[f64]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d += s;
+    }
+}

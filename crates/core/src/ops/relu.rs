@@ -1,6 +1,6 @@
 //! ReLU: `max(x, 0)`; its gradient passes where the input was positive.
 
-use crate::{accumulate, Result, Tape, Var};
+use crate::{Result, Tape, Var};
 
 impl Tape {
     /// `max(x, 0)`, elementwise; NaN stays NaN (as in NumPy), so a NaN
@@ -27,16 +27,12 @@ impl Tape {
             *o = if v < 0.0 { 0.0 } else { v };
         }
         self.record("relu", out, &[x], move |ctx, grads| {
-            if let Some((g, overwrite)) = grads.contribute(x) {
+            if let Some(slot) = grads.slot(x) {
                 let xs = ctx.value(x).data();
                 // A select, not a branch: the sign pattern is random, and
                 // mispredictions cost more than the arithmetic.
                 let d = ctx.grad_out().data().iter().zip(xs);
-                accumulate(
-                    g,
-                    overwrite,
-                    d.map(|(&d, &x)| if x > 0.0 { d } else { 0.0 }),
-                );
+                slot.write(d.map(|(&d, &x)| if x > 0.0 { d } else { 0.0 }));
             }
         })
     }

@@ -48,19 +48,16 @@ impl Tape {
         const OP: &str = "softmax";
         let (_, c) = self.scores_shape(OP, scores)?;
         let dims = self.value(scores)?.shape().clone();
-        let mut out = self.alloc(&dims);
+        let mut out = self.alloc_scratch(&dims);
         softmax_into(self.value(scores)?.data(), c, out.data_mut());
-        let probs = self.cache(out.clone());
         self.record(OP, out, &[scores], move |ctx, grads| {
-            if let Some(gs) = grads.get(scores) {
-                // ds = p * (g - sum(g * p)) per row
-                let rows = gs.chunks_mut(c).zip(ctx.grad_out().data().chunks(c));
-                for ((gr, dr), pr) in rows.zip(ctx.value(probs).data().chunks(c)) {
+            if let Some(slot) = grads.slot(scores) {
+                // ds = p * (g - sum(g * p)) per row, p the op's output
+                let rows = ctx.grad_out().data().chunks(c).zip(ctx.output().data().chunks(c));
+                slot.write(rows.flat_map(|(dr, pr)| {
                     let dot: f64 = dr.iter().zip(pr).map(|(d, p)| d * p).sum();
-                    for j in 0..c {
-                        gr[j] += pr[j] * (dr[j] - dot);
-                    }
-                }
+                    dr.iter().zip(pr).map(move |(d, p)| p * (d - dot))
+                }));
             }
         })
     }
@@ -124,15 +121,15 @@ impl Tape {
             Tensor::scalar(loss / nf),
             &[scores],
             move |ctx, grads| {
-                if let Some(gs) = grads.get(scores) {
+                if let Some(slot) = grads.slot(scores) {
+                    // ds = k * (p - onehot(y)), k = dL / N
                     let k = ctx.grad_out().data()[0] / nf;
-                    let rows = gs.chunks_mut(c).zip(ctx.value(probs).data().chunks(c));
-                    for ((gr, pr), &y) in rows.zip(&labels) {
-                        for j in 0..c {
-                            gr[j] += k * pr[j];
-                        }
-                        gr[y] -= k;
-                    }
+                    let rows = ctx.value(probs).data().chunks(c).zip(&labels);
+                    slot.write(rows.flat_map(|(pr, &y)| {
+                        pr.iter()
+                            .enumerate()
+                            .map(move |(j, p)| if j == y { k * p - k } else { k * p })
+                    }));
                 }
             },
         )
