@@ -227,3 +227,101 @@ fn a_whole_layer_stack_matches_finite_differences() {
     let errors = check_gradients(&inputs, build, 127).unwrap();
     assert_all_below(&errors, 1e-6, "layer stack");
 }
+
+/// Uniform values in (lo, hi).
+fn uniform_in(dims: &[usize], lo: f64, hi: f64, seed: u64) -> Tensor {
+    Tensor::rand_uniform(dims, &mut rng_from_seed(seed)).map(|u| lo + (hi - lo) * u)
+}
+
+#[test]
+fn tanh_and_sigmoid_match_finite_differences() {
+    for (i, dims) in [&[1, 3][..], &[4, 5], &[2, 3, 2], &[7]].iter().enumerate() {
+        let x = randn(dims, 200 + i as u64).map(|v| 2.0 * v);
+        let e = check_gradients(std::slice::from_ref(&x), |t, v| t.tanh(v[0]), 201).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("tanh {dims:?}"));
+        let e = check_gradients(&[x], |t, v| t.sigmoid(v[0]), 202).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("sigmoid {dims:?}"));
+    }
+}
+
+#[test]
+fn matmul_matches_finite_differences_on_odd_shapes() {
+    for (i, &(n, k, m)) in [(1, 3, 2), (4, 5, 3), (2, 7, 1), (3, 1, 4)]
+        .iter()
+        .enumerate()
+    {
+        let s = 210 + 10 * i as u64;
+        let inputs = [randn(&[n, k], s), randn(&[k, m], s + 1)];
+        let e = check_gradients(&inputs, |t, v| t.matmul(v[0], v[1]), s + 2).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("matmul N={n} K={k} M={m}"));
+    }
+}
+
+#[test]
+fn layernorm_matches_finite_differences_on_odd_shapes() {
+    // A batch of one is ordinary here: each row is normalised on its own.
+    // Not D = 2: there each normalised row is exactly (-1, +1) up to eps,
+    // so d out / d x is ~1e-6 and a relative error measures only rounding
+    // (as for batchnorm with N = 2).
+    for (i, &(n, d)) in [(1, 5), (4, 3), (3, 7), (2, 9)].iter().enumerate() {
+        let s = 260 + 10 * i as u64;
+        let inputs = [
+            randn(&[n, d], s).map(|v| 3.0 * v + 5.0),
+            randn(&[d], s + 1),
+            randn(&[d], s + 2),
+        ];
+        let build = |t: &mut Tape, v: &[Var]| t.layernorm(v[0], v[1], v[2], 1e-5);
+        let e = check_gradients(&inputs, build, s + 3).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("layernorm N={n} D={d}"));
+    }
+}
+
+#[test]
+fn layernorm_is_the_course_layernorm_forward() {
+    // The course's layernorm_forward on a small case, by hand: row means
+    // (2, 20), biased variances (2/3, 200), then gamma * xhat + beta.
+    let mut t = Tape::new();
+    let x = t.input(Tensor::from_vec(vec![1.0, 2.0, 3.0, 10.0, 10.0, 40.0], &[2, 3]).unwrap());
+    let g = t.input(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).unwrap());
+    let b = t.input(Tensor::from_vec(vec![0.5, 0.0, -0.5], &[3]).unwrap());
+    let y = t.layernorm(x, g, b, 1e-5).unwrap();
+    let s0 = 1.0 / (2.0f64 / 3.0 + 1e-5).sqrt();
+    let s1 = 1.0 / (200.0f64 + 1e-5).sqrt();
+    let want = [
+        -s0 + 0.5,
+        0.0,
+        3.0 * s0 - 0.5,
+        -10.0 * s1 + 0.5,
+        2.0 * -10.0 * s1,
+        3.0 * 20.0 * s1 - 0.5,
+    ];
+    for (got, want) in t.value(y).unwrap().data().iter().zip(want) {
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    }
+}
+
+#[test]
+fn mse_loss_matches_finite_differences() {
+    for (i, dims) in [&[1, 1][..], &[4, 3], &[2, 5, 1]].iter().enumerate() {
+        let s = 300 + 10 * i as u64;
+        let inputs = [randn(dims, s), randn(dims, s + 1)];
+        let e = check_gradients(&inputs, |t, v| t.mse_loss(v[0], v[1]), s + 2).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("mse_loss {dims:?}"));
+    }
+}
+
+#[test]
+fn bce_with_logits_matches_finite_differences_also_for_large_logits() {
+    for (i, (dims, scale)) in [(&[1, 4][..], 1.0), (&[3, 5], 2.0), (&[2, 3], 30.0)]
+        .iter()
+        .enumerate()
+    {
+        let s = 330 + 10 * i as u64;
+        let inputs = [
+            randn(dims, s).map(|v| scale * v),
+            uniform_in(dims, 0.0, 1.0, s + 1),
+        ];
+        let e = check_gradients(&inputs, |t, v| t.bce_with_logits(v[0], v[1]), s + 2).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("bce_with_logits {dims:?} x{scale}"));
+    }
+}

@@ -270,7 +270,11 @@ fn a_variable_from_another_tape_is_refused_by_name() {
     assert!(b.param_mut(wa).is_err());
     let err = b.add(wb, wa).unwrap_err().to_string();
     assert!(err.starts_with("add: variable #0 belongs to tape"), "{err}");
-    assert!(b.backward(wa).unwrap_err().to_string().starts_with("backward:"));
+    assert!(b
+        .backward(wa)
+        .unwrap_err()
+        .to_string()
+        .starts_with("backward:"));
 }
 
 #[test]
@@ -327,7 +331,9 @@ fn input_from_reuses_pooled_buffers() {
 #[test]
 fn a_backward_closure_reads_its_own_output() {
     let mut t = Tape::new();
-    let x = t.param(Tensor::from_vec(vec![0.5, -1.0], &[2]).unwrap()).unwrap();
+    let x = t
+        .param(Tensor::from_vec(vec![0.5, -1.0], &[2]).unwrap())
+        .unwrap();
     let y = t.value(x).unwrap().map(f64::exp);
     let y = t
         .record("my_exp", y, &[x], move |ctx, grads| {

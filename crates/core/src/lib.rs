@@ -27,11 +27,11 @@ mod tape;
 mod tensor;
 
 pub use error::{Error, Result};
+pub use grads::{BackwardCtx, GradSlot, Grads};
 pub use matmul::{gemm, gemm_fallback};
 pub use ops::{softmax_rows, BatchNormStats};
 pub use rand::RngExt;
 pub use random::{fill_normal, rng_from_seed, uniform, Rng};
 pub use shape::Shape;
-pub use grads::{BackwardCtx, GradSlot, Grads};
 pub use tape::{Mode, Profile, Tape, Var};
 pub use tensor::Tensor;

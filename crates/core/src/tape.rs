@@ -770,7 +770,10 @@ pub(crate) fn checked_numel(op: &'static str, dims: &[usize]) -> Result<usize> {
         .ok_or_else(|| {
             Error::invalid(
                 op,
-                format!("shape {} holds more elements than memory can address", Shape::from(dims)),
+                format!(
+                    "shape {} holds more elements than memory can address",
+                    Shape::from(dims)
+                ),
             )
         })
 }

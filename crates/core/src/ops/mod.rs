@@ -5,8 +5,12 @@ mod affine;
 mod arith;
 mod batchnorm;
 mod dropout;
+mod layernorm;
+mod loss;
+mod matmul;
 mod relu;
 mod softmax;
+mod unary;
 
 pub use batchnorm::BatchNormStats;
 pub use softmax::softmax_rows;

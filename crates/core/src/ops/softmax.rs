@@ -53,7 +53,11 @@ impl Tape {
         self.record(OP, out, &[scores], move |ctx, grads| {
             if let Some(slot) = grads.slot(scores) {
                 // ds = p * (g - sum(g * p)) per row, p the op's output
-                let rows = ctx.grad_out().data().chunks(c).zip(ctx.output().data().chunks(c));
+                let rows = ctx
+                    .grad_out()
+                    .data()
+                    .chunks(c)
+                    .zip(ctx.output().data().chunks(c));
                 slot.write(rows.flat_map(|(dr, pr)| {
                     let dot: f64 = dr.iter().zip(pr).map(|(d, p)| d * p).sum();
                     dr.iter().zip(pr).map(move |(d, p)| p * (d - dot))
