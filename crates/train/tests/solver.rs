@@ -3,7 +3,7 @@
 
 use gradtape_core::{rng_from_seed, Tensor};
 use gradtape_data::{find_cifar10_dir, get_cifar10_data, Cifar10};
-use gradtape_nn::{FcConfig, FullyConnectedNet, Model};
+use gradtape_nn::{FcConfig, FullyConnectedNet, Model, Normalization};
 use gradtape_optim::UpdateRule;
 use gradtape_train::{Dataset, InMemory, Solver, SolverOptions};
 use std::path::PathBuf;
@@ -72,7 +72,7 @@ fn toy_solver(seed: u64, model_seed: u64) -> Solver<FullyConnectedNet, InMemory>
         input_dim: 6,
         num_classes: 4,
         dropout: 0.7,
-        use_batchnorm: true,
+        normalization: Normalization::BatchNorm,
         weight_scale: 1e-1,
         seed: model_seed,
         ..FcConfig::default()
