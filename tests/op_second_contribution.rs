@@ -322,3 +322,152 @@ fn the_losses_with_an_input_used_twice() {
         SMOOTH,
     );
 }
+
+#[test]
+fn the_broadcasting_ops_twice_with_a_repeated_operand() {
+    // b is a row: its gradient is a sum over the rows of each use, and
+    // the two uses' sums must add up. Such a sum of terms with random signs
+    // can cancel: for div, one entry of db is 4.8e-5, where the centered
+    // difference's own error (1.2e-11 absolute: h^2 truncation and rounding)
+    // is 1.3e-7 in the course's relative error. Hence 1e-6 here, still five
+    // orders below what a lost contribution gives (> 0.1).
+    let inputs = [
+        randn(&[3, 4], 100),
+        away_from_zero(&[4], 101).map(|v| 2.0 * v),
+    ];
+    for (name, op) in [
+        ("add", Tape::add as fn(&mut Tape, Var, Var) -> Result<Var>),
+        ("sub", Tape::sub),
+        ("mul", Tape::mul),
+        ("div", Tape::div),
+    ] {
+        check(
+            &format!("{name} x2 broadcast"),
+            &inputs,
+            move |t, v| {
+                let p = op(t, v[0], v[1])?;
+                let h = t.tanh(v[0])?;
+                let q = op(t, h, v[1])?;
+                let r = op(t, v[0], v[0])?;
+                let pq = blend(t, p, q)?;
+                blend(t, pq, r)
+            },
+            1e-6,
+        );
+    }
+}
+
+#[test]
+fn the_scalar_and_unary_ops_twice() {
+    type Unary = Box<dyn Fn(&mut Tape, Var) -> Result<Var> + Send + Sync>;
+    let cases: Vec<(&str, Unary, f64, f64)> = vec![
+        ("neg", Box::new(|t, x| t.neg(x)), -2.0, 2.0),
+        (
+            "add_scalar",
+            Box::new(|t, x| t.add_scalar(x, 0.3)),
+            -2.0,
+            2.0,
+        ),
+        (
+            "mul_scalar",
+            Box::new(|t, x| t.mul_scalar(x, -1.7)),
+            -2.0,
+            2.0,
+        ),
+        ("exp", Box::new(|t, x| t.exp(x)), -2.0, 2.0),
+        ("log", Box::new(|t, x| t.log(x)), 0.5, 3.0),
+        ("sqrt", Box::new(|t, x| t.sqrt(x)), 0.5, 3.0),
+        ("powf", Box::new(|t, x| t.powf(x, 1.5)), 0.5, 3.0),
+        (
+            "leaky_relu",
+            Box::new(|t, x| t.leaky_relu(x, 0.1)),
+            -2.0,
+            2.0,
+        ),
+    ];
+    for (name, op, lo, hi) in cases {
+        // Away from 0 (leaky_relu's kink): |x| >= 0.1 in every range.
+        let x = Tensor::rand_uniform(&[2, 3], &mut rng_from_seed(110))
+            .map(|u| lo + (hi - lo) * u)
+            .map(|v| if v.abs() < 0.1 { v + 0.3 } else { v });
+        check(
+            &format!("{name} x2"),
+            &[x],
+            move |t, v| {
+                let a = op(t, v[0])?;
+                let s = t.mul_scalar(v[0], 0.8)?;
+                let b = op(t, s)?;
+                let b = t.mul(b, v[0])?;
+                blend(t, a, b)
+            },
+            SMOOTH,
+        );
+    }
+}
+
+#[test]
+fn the_axis_reductions_twice() {
+    let x = randn(&[3, 4], 120);
+    type Reduce = fn(&mut Tape, Var, usize, bool) -> Result<Var>;
+    for (name, op) in [
+        ("sum_axis", Tape::sum_axis as Reduce),
+        ("mean_axis", Tape::mean_axis),
+        ("max_axis", Tape::max_axis),
+    ] {
+        check(
+            &format!("{name} x2"),
+            std::slice::from_ref(&x),
+            move |t, v| {
+                let a = op(t, v[0], 1, true)?; // (3, 1)
+                let b = op(t, v[0], 0, true)?; // (1, 4)
+                let c = op(t, v[0], 1, false)?; // (3,)
+                let ab = t.mul(a, b)?; // (3, 4)
+                let c = t.reshape(c, &[3, 1])?;
+                t.add(ab, c)
+            },
+            SMOOTH,
+        );
+    }
+}
+
+#[test]
+fn transpose_reshape_and_log_softmax_twice() {
+    let x = randn(&[2, 3], 130);
+    check(
+        "transpose x2",
+        std::slice::from_ref(&x),
+        |t, v| {
+            let a = t.transpose(v[0])?; // (3, 2)
+            let b = t.transpose(v[0])?;
+            let b = t.tanh(b)?;
+            let ab = t.mul(a, b)?;
+            let c = t.transpose(ab)?; // (2, 3)
+            blend(t, c, v[0])
+        },
+        SMOOTH,
+    );
+    check(
+        "reshape x2",
+        std::slice::from_ref(&x),
+        |t, v| {
+            let a = t.reshape(v[0], &[3, 2])?;
+            let b = t.reshape(v[0], &[6])?;
+            let b = t.reshape(b, &[3, 2])?;
+            let b = t.tanh(b)?;
+            blend(t, a, b)
+        },
+        SMOOTH,
+    );
+    check(
+        "log_softmax x2",
+        std::slice::from_ref(&x),
+        |t, v| {
+            let a = t.log_softmax(v[0])?;
+            let h = t.mul_scalar(v[0], 2.0)?;
+            let b = t.log_softmax(h)?;
+            let b = t.mul(b, v[0])?;
+            blend(t, a, b)
+        },
+        SMOOTH,
+    );
+}

@@ -347,3 +347,86 @@ fn a_backward_closure_reads_its_own_output() {
     t.backward(loss).unwrap();
     assert_eq!(t.grad(x).unwrap().data(), &[0.5f64.exp(), (-1.0f64).exp()]);
 }
+
+#[test]
+fn the_new_ops_name_themselves_and_both_shapes() {
+    let mut t = Tape::new();
+    let g = t.param(Tensor::ones(&[4])).unwrap();
+    let a = t.input(Tensor::zeros(&[2, 3]));
+    let b = t.input(Tensor::zeros(&[3, 2]));
+    let c = t.input(Tensor::zeros(&[4, 3]));
+    let r5 = t.input(Tensor::zeros(&[1, 1, 1, 1, 2]));
+    let msg = |r: gradtape::Result<gradtape::Var>| r.unwrap_err().to_string();
+    for (op, r) in [
+        ("add", t.add(a, b)),
+        ("sub", t.sub(a, b)),
+        ("mul", t.mul(a, c)),
+        ("div", t.div(c, a)),
+    ] {
+        let want = if op == "mul" || op == "add" || op == "sub" {
+            let (x, y) = if op == "mul" {
+                ("(2, 3)", "(4, 3)")
+            } else {
+                ("(2, 3)", "(3, 2)")
+            };
+            format!("{op}: a is {x} but b is {y}")
+        } else {
+            format!("{op}: a is (4, 3) but b is (2, 3)")
+        };
+        assert_eq!(msg(r), want);
+    }
+    assert_eq!(
+        msg(t.add(r5, a)),
+        "add: a is (1, 1, 1, 1, 2) and b is (2, 3): broadcasting supports rank <= 4"
+    );
+    assert_eq!(msg(t.matmul(a, c)), "matmul: a is (2, 3) but b is (4, 3)");
+    assert_eq!(msg(t.matmul(g, a)), "matmul: a is (4,), not a matrix");
+    assert_eq!(msg(t.matmul(a, g)), "matmul: b is (4,), not a matrix");
+    assert_eq!(
+        msg(t.mse_loss(a, b)),
+        "mse_loss: pred is (2, 3) but target is (3, 2)"
+    );
+    assert_eq!(
+        msg(t.bce_with_logits(a, c)),
+        "bce_with_logits: logits is (2, 3) but targets is (4, 3)"
+    );
+    assert_eq!(
+        msg(t.layernorm(a, g, g, 1e-5)),
+        "layernorm: x is (2, 3) but gamma is (4,)"
+    );
+    assert_eq!(
+        msg(t.layernorm(g, g, g, 1e-5)),
+        "layernorm: x is (4,), not an (N, D) matrix"
+    );
+    let g3 = t.input(Tensor::ones(&[3]));
+    assert_eq!(
+        msg(t.layernorm(a, g3, g, 1e-5)),
+        "layernorm: x is (2, 3) but beta is (4,)"
+    );
+    assert!(msg(t.layernorm(a, g3, g3, -1.0)).starts_with("layernorm: eps = -1"));
+    assert_eq!(msg(t.transpose(g)), "transpose: x is (4,), not a matrix");
+    assert_eq!(
+        msg(t.reshape(a, &[5])),
+        "reshape: x is (2, 3), 6 elements, but the new shape (5,) holds 5"
+    );
+    assert!(msg(t.reshape(a, &[usize::MAX, 3])).starts_with("reshape: shape"));
+    assert_eq!(
+        msg(t.sum_axis(a, 2, true)),
+        "sum_axis: axis 2 is out of range for x of shape (2, 3) (rank 2)"
+    );
+    assert!(msg(t.mean_axis(a, 5, false)).starts_with("mean_axis: axis 5"));
+    assert!(msg(t.max_axis(a, 2, false)).starts_with("max_axis: axis 2"));
+    let e = t.input(Tensor::zeros(&[2, 0]));
+    assert!(msg(t.mean_axis(e, 1, false)).contains("empty"));
+    assert!(msg(t.max_axis(e, 1, false)).contains("empty"));
+    assert!(msg(t.mse_loss(e, e)).starts_with("mse_loss: pred is (2, 0)"));
+    assert!(msg(t.log_softmax(e)).starts_with("log_softmax: scores are (2, 0)"));
+    assert_eq!(msg(t.powf(a, f64::INFINITY)), "powf: p = inf is not finite");
+    assert_eq!(
+        msg(t.leaky_relu(a, f64::NAN)),
+        "leaky_relu: slope = NaN is not finite"
+    );
+    // An empty axis still sums (to zero), as in NumPy.
+    let s = t.sum_axis(e, 1, false).unwrap();
+    assert_eq!(t.value(s).unwrap().data(), &[0.0, 0.0]);
+}

@@ -1,7 +1,12 @@
 //! gradtape-core: a flat `f64` [`Tensor`] and a reverse-mode [`Tape`] whose
-//! ops (affine, ReLU, dropout, batchnorm, softmax cross-entropy, and the small
-//! arithmetic a loss needs) each record a hand-written backward closure.
-//! [`gradcheck`] checks any of them against centered finite differences.
+//! ops each record a hand-written backward closure: the notebook's layers
+//! (affine, ReLU, dropout, batchnorm, softmax cross-entropy), layernorm,
+//! `matmul`, `transpose`, `reshape`, broadcasting `add`/`sub`/`mul`/`div`,
+//! elementwise functions (`exp`, `log`, `sqrt`, `powf`, `tanh`, `sigmoid`,
+//! `leaky_relu`, ...), reductions (whole-tensor and along an axis),
+//! `log_softmax`, `mse_loss` and `bce_with_logits`. A user adds an op with
+//! [`Tape::record`]. [`gradcheck`] checks any of them against centered
+//! finite differences.
 //!
 //! ```
 //! use gradtape_core::{Tape, Tensor};

@@ -2,13 +2,15 @@
 //! hand-written backward side by side, as methods on [`crate::Tape`].
 
 mod affine;
-mod arith;
 mod batchnorm;
+mod broadcast;
 mod dropout;
 mod layernorm;
 mod loss;
 mod matmul;
+mod reduce;
 mod relu;
+mod shape_ops;
 mod softmax;
 mod unary;
 

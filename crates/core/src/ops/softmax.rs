@@ -1,5 +1,5 @@
-//! Softmax and the softmax cross-entropy loss, both shifted by the row max so
-//! that `exp` never overflows.
+//! Softmax, log-softmax and the softmax cross-entropy loss, all shifted by
+//! the row max so that `exp` never overflows.
 
 use crate::{Error, Result, Tape, Tensor, Var};
 
@@ -61,6 +61,51 @@ impl Tape {
                 slot.write(rows.flat_map(|(dr, pr)| {
                     let dot: f64 = dr.iter().zip(pr).map(|(d, p)| d * p).sum();
                     dr.iter().zip(pr).map(move |(d, p)| p * (d - dot))
+                }));
+            }
+        })
+    }
+
+    /// Row-wise log-softmax of `(N, C)` scores: `s - max - log(sum(exp(s - max)))`
+    /// per row, finite for any finite scores. `ds = g - softmax(s) * sum(g)`
+    /// per row, the softmax read back from the output as `exp(y)`.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// let mut t = Tape::new();
+    /// let s = t.input(Tensor::from_vec(vec![0.0, 0.0, 1000.0, 0.0], &[2, 2]).unwrap());
+    /// let y = t.log_softmax(s).unwrap();
+    /// let y = t.value(y).unwrap().data();
+    /// assert_eq!(y[0], -(2f64.ln()));
+    /// assert_eq!((y[2], y[3]), (0.0, -1000.0)); // no overflow, no log(0)
+    /// ```
+    pub fn log_softmax(&mut self, scores: Var) -> Result<Var> {
+        const OP: &str = "log_softmax";
+        let (_, c) = self.scores_shape(OP, scores)?;
+        let dims = self.value(scores)?.shape().clone();
+        let mut out = self.alloc_scratch(&dims);
+        let rows = self
+            .value(scores)?
+            .data()
+            .chunks(c)
+            .zip(out.data_mut().chunks_mut(c));
+        for (sr, yr) in rows {
+            let max = sr.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let lse = max + sr.iter().map(|s| (s - max).exp()).sum::<f64>().ln();
+            for (y, s) in yr.iter_mut().zip(sr) {
+                *y = s - lse;
+            }
+        }
+        self.record(OP, out, &[scores], move |ctx, grads| {
+            if let Some(slot) = grads.slot(scores) {
+                let rows = ctx
+                    .grad_out()
+                    .data()
+                    .chunks(c)
+                    .zip(ctx.output().data().chunks(c));
+                slot.write(rows.flat_map(|(dr, yr)| {
+                    let total: f64 = dr.iter().sum();
+                    dr.iter().zip(yr).map(move |(d, y)| d - y.exp() * total)
                 }));
             }
         })
