@@ -3,8 +3,7 @@
 
 use gradtape_core::{rng_from_seed, Mode, Rng, RngExt, Tape, Tensor, Var};
 use gradtape_nn::{
-    BatchNorm, Dropout, FcConfig, FullyConnectedNet, Layer, LayerNorm, Linear, Model,
-    Normalization,
+    BatchNorm, Dropout, FcConfig, FullyConnectedNet, Layer, LayerNorm, Linear, Model, Normalization,
 };
 use gradtape_optim::{build, Optimizer, UpdateRule};
 
