@@ -5,7 +5,7 @@ use gradtape_core::{rng_from_seed, Mode, Rng, RngExt, Tape, Tensor, Var};
 use gradtape_nn::{
     BatchNorm, Dropout, FcConfig, FullyConnectedNet, Layer, LayerNorm, Linear, Model, Normalization,
 };
-use gradtape_optim::{build, Optimizer, UpdateRule};
+use gradtape_optim::{build, UpdateRule};
 
 /// The net's seed offset for its dropout stream (see fc_net.rs).
 const DROPOUT_STREAM: u64 = 0x9E37_79B9_7F4A_7C15;

@@ -4,7 +4,7 @@ use gradtape_core::{rng_from_seed, RngExt, Tensor};
 use gradtape_nn::{
     check_net_gradients, FcConfig, FullyConnectedNet, Model, NetOutput, Normalization,
 };
-use gradtape_optim::{build, Optimizer, UpdateRule};
+use gradtape_optim::{build, UpdateRule};
 
 fn notebook_batch(n: usize) -> (Tensor, Vec<usize>) {
     batch_from_seed(n, 231)

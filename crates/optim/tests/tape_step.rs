@@ -3,7 +3,7 @@
 //! parameter groups with their own learning rate and weight decay.
 
 use gradtape_core::{Tape, Tensor, Var};
-use gradtape_optim::{build, Optimizer, ParamGroup, UpdateRule};
+use gradtape_optim::{build, ParamGroup, UpdateRule};
 
 /// A tape with two parameters of different sizes, `w` (2x3) and `b` (3).
 fn tape() -> (Tape, Var, Var) {
