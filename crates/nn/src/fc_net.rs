@@ -14,6 +14,22 @@ enum Norm {
     Layer(LayerNorm),
 }
 
+impl Norm {
+    fn layer(&self) -> &dyn Layer {
+        match self {
+            Norm::Batch(bn) => bn,
+            Norm::Layer(ln) => ln,
+        }
+    }
+
+    fn layer_mut(&mut self) -> &mut dyn Layer {
+        match self {
+            Norm::Batch(bn) => bn,
+            Norm::Layer(ln) => ln,
+        }
+    }
+}
+
 /// One hidden block: `affine - [norm] - relu - [dropout]` (the dropout is
 /// the net's one shared [`Dropout`]).
 #[derive(Clone, Debug)]
@@ -82,12 +98,8 @@ impl FullyConnectedNet {
                 Normalization::BatchNorm => Some(Norm::Batch(BatchNorm::new(&mut tape, d_out)?)),
                 Normalization::LayerNorm => Some(Norm::Layer(LayerNorm::new(&mut tape, d_out)?)),
             };
-            let hidden_params = linear.params().into_iter().chain(match &norm {
-                Some(Norm::Batch(bn)) => bn.params(),
-                Some(Norm::Layer(ln)) => ln.params(),
-                None => Vec::new(),
-            });
-            for (role, v) in hidden_params {
+            let norm_params = norm.iter().flat_map(|n| n.layer().params());
+            for (role, v) in linear.params().into_iter().chain(norm_params) {
                 name(role, i, v);
             }
             hidden.push(Hidden { linear, norm });
@@ -215,11 +227,9 @@ impl FullyConnectedNet {
         let mut h = tape.input_from(x);
         for layer in &mut self.hidden {
             h = layer.linear.forward(tape, h, mode)?;
-            h = match &mut layer.norm {
-                Some(Norm::Batch(bn)) => bn.forward(tape, h, mode)?,
-                Some(Norm::Layer(ln)) => ln.forward(tape, h, mode)?,
-                None => h,
-            };
+            if let Some(norm) = &mut layer.norm {
+                h = norm.layer_mut().forward(tape, h, mode)?;
+            }
             h = tape.relu(h)?;
             h = self.dropout.forward(tape, h, mode)?;
         }
@@ -232,10 +242,9 @@ impl Model for FullyConnectedNet {
         let scores = self.forward(x, Mode::Train)?;
         let mut loss = self.tape.softmax_cross_entropy(scores, y)?;
         if self.config.reg > 0.0 {
-            let weights = self.hidden.iter().map(|h| &h.linear).chain([&self.output]);
-            let weights: Vec<Var> = weights.map(Linear::weight).collect();
-            for w in weights {
-                let sq = self.tape.sum_squares(w)?;
+            for i in 0..=self.hidden.len() {
+                let layer = self.hidden.get(i).map_or(&self.output, |h| &h.linear);
+                let sq = self.tape.sum_squares(layer.weight())?;
                 let penalty = self.tape.scale(sq, 0.5 * self.config.reg)?;
                 loss = self.tape.add(loss, penalty)?;
             }
