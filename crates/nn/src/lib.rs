@@ -1,8 +1,8 @@
 //! gradtape-nn: a small layer kit on the [`gradtape_core::Tape`]
 //! ([`Linear`], [`BatchNorm`], [`LayerNorm`], [`Dropout`]), and the
-//! notebook's fully connected net composed from it,
-//! `{affine - [batchnorm | layernorm] - relu - [dropout]} x (L - 1) - affine
-//! - softmax`, whose parameters persist across iterations on its tape.
+//! notebook's fully connected net composed from it
+//! (`{affine - [norm] - relu - [dropout]} x (L - 1) - affine - softmax`),
+//! whose parameters persist across iterations on its tape.
 
 mod config;
 mod fc_net;
