@@ -9,7 +9,7 @@
 //! benches/compare_numpy.sh runs this beside numpy in the same run and prints
 //! the ratio.
 
-use gradtape::nn::{FcConfig, FullyConnectedNet, Model};
+use gradtape::nn::{FcConfig, FullyConnectedNet, Model, Normalization};
 use gradtape::optim::{build, Optimizer, UpdateRule};
 use gradtape::{rng_from_seed, RngExt, Tensor};
 use std::time::{Duration, Instant};
@@ -51,7 +51,7 @@ impl Bench {
         let net = FullyConnectedNet::new(FcConfig {
             hidden_dims: vec![hidden; 3],
             dropout: 0.5,
-            use_batchnorm: true,
+            normalization: Normalization::BatchNorm,
             weight_scale: (2.0f64 / 3072.0).sqrt(),
             ..FcConfig::default()
         })

@@ -9,7 +9,7 @@
 
 use gradtape::checkpoint::{load_net, load_net_into, load_training, save_net, CheckpointError};
 use gradtape::data::{get_cifar10_data, IMAGE_BYTES, RECORD_BYTES};
-use gradtape::nn::{FcConfig, FullyConnectedNet, Model, NetOutput};
+use gradtape::nn::{FcConfig, FullyConnectedNet, Model, NetOutput, Normalization};
 use gradtape::optim::{
     build, Adam, AdamConfig, RmsProp, RmsPropConfig, SgdMomentum, SgdMomentumConfig, UpdateRule,
 };
@@ -294,7 +294,7 @@ fn small_config() -> FcConfig {
         hidden_dims: vec![8, 6],
         input_dim: 5,
         num_classes: 4,
-        use_batchnorm: true,
+        normalization: Normalization::BatchNorm,
         dropout: 0.5,
         weight_scale: 0.1,
         ..FcConfig::default()

@@ -14,7 +14,7 @@
 //! and Adam splits a parameter into 32768-element chunks (W1 has 153600).
 
 use gradtape::checkpoint::{load_training, resume_solver, save_solver, TrainingState};
-use gradtape::nn::{FcConfig, FullyConnectedNet};
+use gradtape::nn::{FcConfig, FullyConnectedNet, Normalization};
 use gradtape::optim::UpdateRule;
 use gradtape::train::{InMemory, Solver, SolverOptions};
 use gradtape::{rng_from_seed, Tensor};
@@ -39,7 +39,7 @@ fn solver() -> Solver<FullyConnectedNet, InMemory> {
         input_dim: d,
         num_classes: 4,
         dropout: 0.8,
-        use_batchnorm: true,
+        normalization: Normalization::BatchNorm,
         weight_scale: 5e-2,
         reg: 1e-4,
         seed: 11,

@@ -227,3 +227,278 @@ fn a_whole_layer_stack_matches_finite_differences() {
     let errors = check_gradients(&inputs, build, 127).unwrap();
     assert_all_below(&errors, 1e-6, "layer stack");
 }
+
+/// Uniform values in (lo, hi).
+fn uniform_in(dims: &[usize], lo: f64, hi: f64, seed: u64) -> Tensor {
+    Tensor::rand_uniform(dims, &mut rng_from_seed(seed)).map(|u| lo + (hi - lo) * u)
+}
+
+#[test]
+fn tanh_and_sigmoid_match_finite_differences() {
+    for (i, dims) in [&[1, 3][..], &[4, 5], &[2, 3, 2], &[7]].iter().enumerate() {
+        let x = randn(dims, 200 + i as u64).map(|v| 2.0 * v);
+        let e = check_gradients(std::slice::from_ref(&x), |t, v| t.tanh(v[0]), 201).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("tanh {dims:?}"));
+        let e = check_gradients(&[x], |t, v| t.sigmoid(v[0]), 202).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("sigmoid {dims:?}"));
+    }
+}
+
+#[test]
+fn matmul_matches_finite_differences_on_odd_shapes() {
+    for (i, &(n, k, m)) in [(1, 3, 2), (4, 5, 3), (2, 7, 1), (3, 1, 4)]
+        .iter()
+        .enumerate()
+    {
+        let s = 210 + 10 * i as u64;
+        let inputs = [randn(&[n, k], s), randn(&[k, m], s + 1)];
+        let e = check_gradients(&inputs, |t, v| t.matmul(v[0], v[1]), s + 2).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("matmul N={n} K={k} M={m}"));
+    }
+}
+
+#[test]
+fn layernorm_matches_finite_differences_on_odd_shapes() {
+    // A batch of one is ordinary here: each row is normalised on its own.
+    // Not D = 2: there each normalised row is exactly (-1, +1) up to eps,
+    // so d out / d x is ~1e-6 and a relative error measures only rounding
+    // (as for batchnorm with N = 2).
+    for (i, &(n, d)) in [(1, 5), (4, 3), (3, 7), (2, 9)].iter().enumerate() {
+        let s = 260 + 10 * i as u64;
+        let inputs = [
+            randn(&[n, d], s).map(|v| 3.0 * v + 5.0),
+            randn(&[d], s + 1),
+            randn(&[d], s + 2),
+        ];
+        let build = |t: &mut Tape, v: &[Var]| t.layernorm(v[0], v[1], v[2], 1e-5);
+        let e = check_gradients(&inputs, build, s + 3).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("layernorm N={n} D={d}"));
+    }
+}
+
+#[test]
+fn layernorm_is_the_course_layernorm_forward() {
+    // The course's layernorm_forward on a small case, by hand: row means
+    // (2, 20), biased variances (2/3, 200), then gamma * xhat + beta.
+    let mut t = Tape::new();
+    let x = t.input(Tensor::from_vec(vec![1.0, 2.0, 3.0, 10.0, 10.0, 40.0], &[2, 3]).unwrap());
+    let g = t.input(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]).unwrap());
+    let b = t.input(Tensor::from_vec(vec![0.5, 0.0, -0.5], &[3]).unwrap());
+    let y = t.layernorm(x, g, b, 1e-5).unwrap();
+    let s0 = 1.0 / (2.0f64 / 3.0 + 1e-5).sqrt();
+    let s1 = 1.0 / (200.0f64 + 1e-5).sqrt();
+    let want = [
+        -s0 + 0.5,
+        0.0,
+        3.0 * s0 - 0.5,
+        -10.0 * s1 + 0.5,
+        2.0 * -10.0 * s1,
+        3.0 * 20.0 * s1 - 0.5,
+    ];
+    for (got, want) in t.value(y).unwrap().data().iter().zip(want) {
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    }
+}
+
+#[test]
+fn mse_loss_matches_finite_differences() {
+    for (i, dims) in [&[1, 1][..], &[4, 3], &[2, 5, 1]].iter().enumerate() {
+        let s = 300 + 10 * i as u64;
+        let inputs = [randn(dims, s), randn(dims, s + 1)];
+        let e = check_gradients(&inputs, |t, v| t.mse_loss(v[0], v[1]), s + 2).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("mse_loss {dims:?}"));
+    }
+}
+
+#[test]
+fn bce_with_logits_matches_finite_differences_also_for_large_logits() {
+    for (i, (dims, scale)) in [(&[1, 4][..], 1.0), (&[3, 5], 2.0), (&[2, 3], 30.0)]
+        .iter()
+        .enumerate()
+    {
+        let s = 330 + 10 * i as u64;
+        let inputs = [
+            randn(dims, s).map(|v| scale * v),
+            uniform_in(dims, 0.0, 1.0, s + 1),
+        ];
+        let e = check_gradients(&inputs, |t, v| t.bce_with_logits(v[0], v[1]), s + 2).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("bce_with_logits {dims:?} x{scale}"));
+    }
+}
+
+#[test]
+fn transpose_and_reshape_match_finite_differences() {
+    for (i, dims) in [&[1, 4][..], &[3, 5], &[5, 1]].iter().enumerate() {
+        let x = randn(dims, 400 + i as u64);
+        let e = check_gradients(&[x], |t, v| t.transpose(v[0]), 401).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("transpose {dims:?}"));
+    }
+    for (i, (from, to)) in [
+        (&[2, 3][..], &[3, 2][..]),
+        (&[1, 5], &[5]),
+        (&[2, 3, 4], &[4, 1, 6]),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let x = randn(from, 410 + i as u64);
+        let to = to.to_vec();
+        let e = check_gradients(&[x], move |t, v| t.reshape(v[0], &to), 411).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("reshape {from:?}"));
+    }
+}
+
+/// Shape pairs that broadcast: one shape, a row, a column, a scalar, either
+/// side repeated, both sides repeated, a batch of one, rank 4.
+const BROADCAST_PAIRS: [(&[usize], &[usize]); 9] = [
+    (&[3, 4], &[3, 4]),
+    (&[3, 4], &[4]),
+    (&[4], &[3, 4]),
+    (&[3, 4], &[3, 1]),
+    (&[3, 4], &[]),
+    (&[], &[2, 3]),
+    (&[3, 1], &[1, 4]),
+    (&[1, 3], &[3]),
+    (&[2, 1, 3, 1], &[1, 4, 1, 5]),
+];
+
+#[test]
+fn broadcasting_arithmetic_matches_finite_differences() {
+    let cases: Vec<(&str, Box<Build>)> = vec![
+        ("add", Box::new(|t, v| t.add(v[0], v[1]))),
+        ("sub", Box::new(|t, v| t.sub(v[0], v[1]))),
+        ("mul", Box::new(|t, v| t.mul(v[0], v[1]))),
+        ("div", Box::new(|t, v| t.div(v[0], v[1]))),
+    ];
+    for (name, build) in &cases {
+        for (i, (da, db)) in BROADCAST_PAIRS.iter().enumerate() {
+            let s = 500 + 10 * i as u64;
+            // b away from zero, for div
+            let inputs = [randn(da, s), away_from_zero(db, s + 1).map(|v| 2.0 * v)];
+            let e = check_gradients(&inputs, build, s + 2).unwrap();
+            assert_all_below(&e, SMOOTH, &format!("{name} {da:?} {db:?}"));
+        }
+    }
+}
+
+#[test]
+fn broadcasting_gives_numpys_output_shapes() {
+    let mut t = Tape::new();
+    for (da, db) in BROADCAST_PAIRS {
+        let (a, b) = (t.input(Tensor::ones(da)), t.input(Tensor::ones(db)));
+        let y = t.add(a, b).unwrap();
+        let want: &[usize] = match (da, db) {
+            (&[3, 4], _) | (_, &[3, 4]) | (&[3, 1], &[1, 4]) => &[3, 4],
+            (&[], _) => &[2, 3],
+            (&[1, 3], _) => &[1, 3],
+            _ => &[2, 4, 3, 5],
+        };
+        assert_eq!(t.value(y).unwrap().dims(), want, "{da:?} with {db:?}");
+    }
+}
+
+#[test]
+fn the_elementwise_ops_match_finite_differences() {
+    let cases: Vec<(&str, Box<Build>, f64, f64)> = vec![
+        ("neg", Box::new(|t, v| t.neg(v[0])), -2.0, 2.0),
+        (
+            "add_scalar",
+            Box::new(|t, v| t.add_scalar(v[0], 1.7)),
+            -2.0,
+            2.0,
+        ),
+        (
+            "mul_scalar",
+            Box::new(|t, v| t.mul_scalar(v[0], -0.6)),
+            -2.0,
+            2.0,
+        ),
+        ("exp", Box::new(|t, v| t.exp(v[0])), -2.0, 2.0),
+        ("log", Box::new(|t, v| t.log(v[0])), 0.5, 3.0),
+        ("sqrt", Box::new(|t, v| t.sqrt(v[0])), 0.5, 3.0),
+        ("powf 2.5", Box::new(|t, v| t.powf(v[0], 2.5)), 0.5, 3.0),
+        ("powf -1.5", Box::new(|t, v| t.powf(v[0], -1.5)), 0.5, 3.0),
+        // Negative bases with an integer exponent. Not near 0: there the
+        // centered difference of x^3 is 3x^2 + h^2, so its relative error
+        // grows as 1/x^2 whatever the backward does.
+        ("powf 3", Box::new(|t, v| t.powf(v[0], 3.0)), -2.0, -0.5),
+    ];
+    for (name, build, lo, hi) in &cases {
+        for (i, dims) in [&[1, 3][..], &[4, 5], &[2, 1, 3]].iter().enumerate() {
+            let x = uniform_in(dims, *lo, *hi, 600 + i as u64);
+            let e = check_gradients(&[x], build, 601).unwrap();
+            assert_all_below(&e, SMOOTH, &format!("{name} {dims:?}"));
+        }
+    }
+}
+
+#[test]
+fn leaky_relu_matches_finite_differences_away_from_the_kink() {
+    for dims in [&[5, 4][..], &[1, 3], &[2, 3, 4]] {
+        let x = away_from_zero(dims, 610);
+        let e = check_gradients(&[x], |t, v| t.leaky_relu(v[0], 0.05), 611).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("leaky_relu {dims:?}"));
+    }
+}
+
+#[test]
+fn axis_reductions_match_finite_differences() {
+    for (i, dims) in [&[2, 3, 4][..], &[1, 5], &[3, 1]].iter().enumerate() {
+        for axis in 0..dims.len() {
+            for keepdims in [false, true] {
+                let x = randn(dims, 700 + i as u64);
+                let what = |op: &str| format!("{op} {dims:?} axis {axis} keepdims {keepdims}");
+                let e = check_gradients(
+                    std::slice::from_ref(&x),
+                    move |t, v| t.sum_axis(v[0], axis, keepdims),
+                    701,
+                )
+                .unwrap();
+                assert_all_below(&e, SMOOTH, &what("sum_axis"));
+                let e = check_gradients(
+                    std::slice::from_ref(&x),
+                    move |t, v| t.mean_axis(v[0], axis, keepdims),
+                    702,
+                )
+                .unwrap();
+                assert_all_below(&e, SMOOTH, &what("mean_axis"));
+                // Random normals: no ties, and the gap to the runner-up is
+                // far above h, so max is smooth where it is probed.
+                let e = check_gradients(&[x], move |t, v| t.max_axis(v[0], axis, keepdims), 703)
+                    .unwrap();
+                assert_all_below(&e, SMOOTH, &what("max_axis"));
+            }
+        }
+    }
+}
+
+#[test]
+fn max_axis_sends_the_gradient_to_the_first_maximum_only() {
+    let mut t = Tape::new();
+    let x = t
+        .param(Tensor::from_vec(vec![1.0, 4.0, 4.0, 2.0, 7.0, 7.0, 7.0, 0.0], &[2, 4]).unwrap())
+        .unwrap();
+    let m = t.max_axis(x, 1, true).unwrap();
+    assert_eq!(t.value(m).unwrap().dims(), &[2, 1]);
+    let w = t.input(Tensor::from_vec(vec![2.0, 3.0], &[2, 1]).unwrap());
+    let y = t.mul(m, w).unwrap();
+    let loss = t.sum(y).unwrap();
+    t.backward(loss).unwrap();
+    assert_eq!(
+        t.grad(x).unwrap().data(),
+        &[0.0, 2.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0]
+    );
+    // A NaN is the maximum, as in NumPy.
+    let n = t.input(Tensor::from_vec(vec![1.0, f64::NAN, 3.0], &[3]).unwrap());
+    let m = t.max_axis(n, 0, false).unwrap();
+    assert!(t.value(m).unwrap().item().unwrap().is_nan());
+}
+
+#[test]
+fn log_softmax_matches_finite_differences() {
+    for (i, &(n, c)) in [(1, 5), (3, 2), (4, 7)].iter().enumerate() {
+        let s = randn(&[n, c], 800 + i as u64).map(|v| 3.0 * v);
+        let e = check_gradients(&[s], |t, v| t.log_softmax(v[0]), 801).unwrap();
+        assert_all_below(&e, SMOOTH, &format!("log_softmax N={n} C={c}"));
+    }
+}

@@ -19,7 +19,7 @@ use gradtape::checkpoint::raw::{load_bytes, Loaded};
 use gradtape::checkpoint::{save_net, save_training};
 use gradtape::data::{get_cifar10_data, RECORD_BYTES};
 use gradtape::gradcheck::check_gradients;
-use gradtape::nn::{FcConfig, FullyConnectedNet, Model};
+use gradtape::nn::{FcConfig, FullyConnectedNet, Model, Normalization};
 use gradtape::optim::UpdateRule;
 use gradtape::train::{InMemory, Solver, SolverOptions};
 use gradtape::{rng_from_seed, BatchNormStats, Mode, Result, Tape, Tensor, Var};
@@ -366,7 +366,7 @@ fn checkpoints() -> (Vec<u8>, Vec<u8>, Loaded, Loaded) {
         hidden_dims: vec![5, 4],
         input_dim: 3,
         num_classes: 3,
-        use_batchnorm: true,
+        normalization: Normalization::BatchNorm,
         dropout: 0.8,
         weight_scale: 0.2,
         ..FcConfig::default()

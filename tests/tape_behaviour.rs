@@ -176,7 +176,7 @@ fn anomaly_detection_catches_a_gradient_that_overflows() {
 }
 
 /// Gradient buffers come from the pool holding old values and are only
-/// zeroed when nothing overwrites them (see `Grads::contribute`). After
+/// zeroed when nothing overwrites them (see `Grads::slot`). After
 /// iterations that filled the pool with large values, every gradient must be
 /// exact: an unused parameter's is zero, a value nothing downstream used
 /// passes zero back, an empty batch gives a zero bias gradient, and a
@@ -235,7 +235,8 @@ fn gradients_after_an_anomaly_are_zero_where_backward_stopped() {
         let value = t.value(h).unwrap().clone();
         let y = t
             .record("poison", value, &[h], move |ctx, grads| {
-                if let Some(g) = grads.get(h) {
+                if let Some(slot) = grads.slot(h) {
+                    let g = slot.zeroed();
                     g.copy_from_slice(ctx.grad_out().data());
                     if poison {
                         g.fill(f64::NAN);
@@ -250,4 +251,182 @@ fn gradients_after_an_anomaly_are_zero_where_backward_stopped() {
     // The pass stopped at "poison": affine's backward never ran.
     assert_eq!(t.grad(w).unwrap().data(), &[0.0; 4]);
     assert_eq!(t.grad(b).unwrap().data(), &[0.0; 2]);
+}
+
+#[test]
+fn a_variable_from_another_tape_is_refused_by_name() {
+    let mut a = Tape::new();
+    let mut b = Tape::new();
+    let wa = a.param(Tensor::ones(&[2])).unwrap();
+    let wb = b.param(Tensor::ones(&[2])).unwrap(); // same index and generation as wa
+    assert_ne!(wa, wb);
+    let err = b.relu(wa).unwrap_err().to_string();
+    assert!(
+        err.starts_with("relu: variable #0 belongs to tape ") && err.contains("not to this tape"),
+        "{err}"
+    );
+    assert!(b.value(wa).is_err());
+    assert!(b.grad(wa).is_none());
+    assert!(b.param_mut(wa).is_err());
+    let err = b.add(wb, wa).unwrap_err().to_string();
+    assert!(err.starts_with("add: variable #0 belongs to tape"), "{err}");
+    assert!(b
+        .backward(wa)
+        .unwrap_err()
+        .to_string()
+        .starts_with("backward:"));
+}
+
+#[test]
+fn params_can_be_updated_while_iterating_over_them() {
+    let mut t = Tape::new();
+    let w = t.param(Tensor::full(&[2, 2], 1.0)).unwrap();
+    let b = t.param(Tensor::full(&[2], 1.0)).unwrap();
+    let x = t.input_from(&Tensor::full(&[1, 2], 1.0));
+    let h = t.affine(x, w, b).unwrap();
+    let loss = t.sum(h).unwrap();
+    t.backward(loss).unwrap();
+    let params = t.params();
+    assert_eq!(params.len(), 2);
+    for v in params {
+        let (p, g) = t.param_and_grad_mut(v).unwrap();
+        let g = g.unwrap().data().to_vec();
+        p.data_mut().iter_mut().zip(g).for_each(|(p, g)| *p -= g);
+    }
+    assert_eq!(t.value(w).unwrap().data(), &[0.0; 4]);
+    assert_eq!(t.value(b).unwrap().data(), &[0.0; 2]);
+}
+
+#[test]
+fn input_from_reuses_pooled_buffers() {
+    let batch = Tensor::full(&[4, 8], 0.5);
+    let mut t = Tape::new();
+    let w = t.param(Tensor::full(&[8, 3], 0.1)).unwrap();
+    let b = t.param(Tensor::zeros(&[3])).unwrap();
+    let mut seen = None;
+    for it in 0..50 {
+        t.reset();
+        let x = t.input_from(&batch);
+        assert_eq!(t.value(x).unwrap(), &batch);
+        let y = t.input_from_slice(batch.data(), &[32]).unwrap();
+        assert_eq!(t.value(y).unwrap().dims(), &[32]);
+        let h = t.affine(x, w, b).unwrap();
+        let loss = t.sum(h).unwrap();
+        t.backward(loss).unwrap();
+        let now = (t.len(), t.capacity(), t.pooled_buffers());
+        if it >= 5 {
+            assert_eq!(Some(now), seen, "iteration {it}");
+        }
+        seen = Some(now);
+    }
+    let err = t.input_from_slice(&[0.0; 3], &[2, 2]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "input_from_slice: shape (2, 2) needs 4 elements but the buffer has 3"
+    );
+    let err = t.input_from_slice(&[], &[usize::MAX, 2]).unwrap_err();
+    assert!(err.to_string().contains("more elements than"), "{err}");
+}
+
+#[test]
+fn a_backward_closure_reads_its_own_output() {
+    let mut t = Tape::new();
+    let x = t
+        .param(Tensor::from_vec(vec![0.5, -1.0], &[2]).unwrap())
+        .unwrap();
+    let y = t.value(x).unwrap().map(f64::exp);
+    let y = t
+        .record("my_exp", y, &[x], move |ctx, grads| {
+            if let Some(slot) = grads.slot(x) {
+                let out = ctx.output().data().iter();
+                slot.write(ctx.grad_out().data().iter().zip(out).map(|(g, y)| g * y));
+            }
+        })
+        .unwrap();
+    let loss = t.sum(y).unwrap();
+    t.backward(loss).unwrap();
+    assert_eq!(t.grad(x).unwrap().data(), &[0.5f64.exp(), (-1.0f64).exp()]);
+}
+
+#[test]
+fn the_new_ops_name_themselves_and_both_shapes() {
+    let mut t = Tape::new();
+    let g = t.param(Tensor::ones(&[4])).unwrap();
+    let a = t.input(Tensor::zeros(&[2, 3]));
+    let b = t.input(Tensor::zeros(&[3, 2]));
+    let c = t.input(Tensor::zeros(&[4, 3]));
+    let r5 = t.input(Tensor::zeros(&[1, 1, 1, 1, 2]));
+    let msg = |r: gradtape::Result<gradtape::Var>| r.unwrap_err().to_string();
+    for (op, r) in [
+        ("add", t.add(a, b)),
+        ("sub", t.sub(a, b)),
+        ("mul", t.mul(a, c)),
+        ("div", t.div(c, a)),
+    ] {
+        let want = if op == "mul" || op == "add" || op == "sub" {
+            let (x, y) = if op == "mul" {
+                ("(2, 3)", "(4, 3)")
+            } else {
+                ("(2, 3)", "(3, 2)")
+            };
+            format!("{op}: a is {x} but b is {y}")
+        } else {
+            format!("{op}: a is (4, 3) but b is (2, 3)")
+        };
+        assert_eq!(msg(r), want);
+    }
+    assert_eq!(
+        msg(t.add(r5, a)),
+        "add: a is (1, 1, 1, 1, 2) and b is (2, 3): broadcasting supports rank <= 4"
+    );
+    assert_eq!(msg(t.matmul(a, c)), "matmul: a is (2, 3) but b is (4, 3)");
+    assert_eq!(msg(t.matmul(g, a)), "matmul: a is (4,), not a matrix");
+    assert_eq!(msg(t.matmul(a, g)), "matmul: b is (4,), not a matrix");
+    assert_eq!(
+        msg(t.mse_loss(a, b)),
+        "mse_loss: pred is (2, 3) but target is (3, 2)"
+    );
+    assert_eq!(
+        msg(t.bce_with_logits(a, c)),
+        "bce_with_logits: logits is (2, 3) but targets is (4, 3)"
+    );
+    assert_eq!(
+        msg(t.layernorm(a, g, g, 1e-5)),
+        "layernorm: x is (2, 3) but gamma is (4,)"
+    );
+    assert_eq!(
+        msg(t.layernorm(g, g, g, 1e-5)),
+        "layernorm: x is (4,), not an (N, D) matrix"
+    );
+    let g3 = t.input(Tensor::ones(&[3]));
+    assert_eq!(
+        msg(t.layernorm(a, g3, g, 1e-5)),
+        "layernorm: x is (2, 3) but beta is (4,)"
+    );
+    assert!(msg(t.layernorm(a, g3, g3, -1.0)).starts_with("layernorm: eps = -1"));
+    assert_eq!(msg(t.transpose(g)), "transpose: x is (4,), not a matrix");
+    assert_eq!(
+        msg(t.reshape(a, &[5])),
+        "reshape: x is (2, 3), 6 elements, but the new shape (5,) holds 5"
+    );
+    assert!(msg(t.reshape(a, &[usize::MAX, 3])).starts_with("reshape: shape"));
+    assert_eq!(
+        msg(t.sum_axis(a, 2, true)),
+        "sum_axis: axis 2 is out of range for x of shape (2, 3) (rank 2)"
+    );
+    assert!(msg(t.mean_axis(a, 5, false)).starts_with("mean_axis: axis 5"));
+    assert!(msg(t.max_axis(a, 2, false)).starts_with("max_axis: axis 2"));
+    let e = t.input(Tensor::zeros(&[2, 0]));
+    assert!(msg(t.mean_axis(e, 1, false)).contains("empty"));
+    assert!(msg(t.max_axis(e, 1, false)).contains("empty"));
+    assert!(msg(t.mse_loss(e, e)).starts_with("mse_loss: pred is (2, 0)"));
+    assert!(msg(t.log_softmax(e)).starts_with("log_softmax: scores are (2, 0)"));
+    assert_eq!(msg(t.powf(a, f64::INFINITY)), "powf: p = inf is not finite");
+    assert_eq!(
+        msg(t.leaky_relu(a, f64::NAN)),
+        "leaky_relu: slope = NaN is not finite"
+    );
+    // An empty axis still sums (to zero), as in NumPy.
+    let s = t.sum_axis(e, 1, false).unwrap();
+    assert_eq!(t.value(s).unwrap().data(), &[0.0, 0.0]);
 }

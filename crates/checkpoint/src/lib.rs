@@ -33,8 +33,8 @@
 //!
 //! ```
 //! use gradtape_checkpoint::{load_net, save_net};
-//! use gradtape_nn::{FcConfig, FullyConnectedNet, Model};
-//! let config = FcConfig { hidden_dims: vec![8], input_dim: 5, num_classes: 3, use_batchnorm: true, ..FcConfig::default() };
+//! use gradtape_nn::{FcConfig, FullyConnectedNet, Model, Normalization};
+//! let config = FcConfig { hidden_dims: vec![8], input_dim: 5, num_classes: 3, normalization: Normalization::BatchNorm, ..FcConfig::default() };
 //! let net = FullyConnectedNet::new(config.clone()).unwrap();
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("net.safetensors");
@@ -52,7 +52,7 @@ pub use error::{CheckpointError, Result};
 
 use format::{Parsed, RawTensor};
 use gradtape_core::{BatchNormStats, Rng, Tensor};
-use gradtape_nn::{FcConfig, FullyConnectedNet, Model, NetState};
+use gradtape_nn::{FcConfig, FullyConnectedNet, Model, NetState, Normalization};
 use gradtape_optim::{OptimState, ParamState, UpdateRule};
 use gradtape_train::{Dataset, History, Solver, SolverProgress};
 use serde::{Deserialize, Serialize};
@@ -242,9 +242,9 @@ fn same_config(path: &Path, file: &FcConfig, here: &FcConfig) -> Result<()> {
         ),
         ("dropout", float(file.dropout), float(here.dropout)),
         (
-            "use_batchnorm",
-            file.use_batchnorm.to_string(),
-            here.use_batchnorm.to_string(),
+            "normalization",
+            format!("{:?}", file.normalization),
+            format!("{:?}", here.normalization),
         ),
         ("reg", float(file.reg), float(here.reg)),
         (
@@ -285,6 +285,10 @@ struct ConfigJson {
     num_classes: usize,
     dropout: f64,
     use_batchnorm: bool,
+    /// Written only when true, so files of nets without layernorm read as
+    /// before layernorm existed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    use_layernorm: bool,
     reg: f64,
     weight_scale: f64,
     seed: u64,
@@ -297,7 +301,8 @@ impl From<&FcConfig> for ConfigJson {
             input_dim: c.input_dim,
             num_classes: c.num_classes,
             dropout: c.dropout,
-            use_batchnorm: c.use_batchnorm,
+            use_batchnorm: c.normalization == Normalization::BatchNorm,
+            use_layernorm: c.normalization == Normalization::LayerNorm,
             reg: c.reg,
             weight_scale: c.weight_scale,
             seed: c.seed,
@@ -305,18 +310,26 @@ impl From<&FcConfig> for ConfigJson {
     }
 }
 
-impl From<ConfigJson> for FcConfig {
-    fn from(c: ConfigJson) -> Self {
-        FcConfig {
+impl TryFrom<ConfigJson> for FcConfig {
+    type Error = String;
+
+    fn try_from(c: ConfigJson) -> std::result::Result<Self, String> {
+        let normalization = match (c.use_batchnorm, c.use_layernorm) {
+            (false, false) => Normalization::None,
+            (true, false) => Normalization::BatchNorm,
+            (false, true) => Normalization::LayerNorm,
+            (true, true) => return Err("use_batchnorm and use_layernorm are both true".into()),
+        };
+        Ok(FcConfig {
             hidden_dims: c.hidden_dims,
             input_dim: c.input_dim,
             num_classes: c.num_classes,
             dropout: c.dropout,
-            use_batchnorm: c.use_batchnorm,
+            normalization,
             reg: c.reg,
             weight_scale: c.weight_scale,
             seed: c.seed,
-        }
+        })
     }
 }
 
@@ -422,9 +435,11 @@ fn layout(config: &FcConfig) -> Layout {
         let (d_in, d_out) = (dims[i], dims[i + 1]);
         params.push((format!("W{}", i + 1), vec![d_in, d_out]));
         params.push((format!("b{}", i + 1), vec![d_out]));
-        if config.use_batchnorm && i + 1 < layers {
+        if config.normalization != Normalization::None && i + 1 < layers {
             params.push((format!("gamma{}", i + 1), vec![d_out]));
             params.push((format!("beta{}", i + 1), vec![d_out]));
+        }
+        if config.normalization == Normalization::BatchNorm && i + 1 < layers {
             batchnorm.push((format!("bn{}", i + 1), d_out));
         }
     }
@@ -545,12 +560,13 @@ fn net_file<'a>(path: &Path, config: &FcConfig, state: &'a NetState) -> Result<F
 
 /// Reads and validates the configuration entry.
 fn read_config(file: &Parsed) -> Result<FcConfig> {
-    let config: FcConfig = file.json::<ConfigJson>("config")?.into();
-    config.validate().map_err(|e| CheckpointError::Metadata {
+    let bad = |msg: String| CheckpointError::Metadata {
         path: file.path.clone(),
         key: "config".into(),
-        msg: e.to_string(),
-    })?;
+        msg,
+    };
+    let config = FcConfig::try_from(file.json::<ConfigJson>("config")?).map_err(bad)?;
+    config.validate().map_err(|e| bad(e.to_string()))?;
     Ok(config)
 }
 

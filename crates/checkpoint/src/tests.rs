@@ -11,7 +11,7 @@ fn config() -> FcConfig {
         input_dim: 4,
         num_classes: 3,
         dropout: 0.6,
-        use_batchnorm: true,
+        normalization: Normalization::BatchNorm,
         reg: 0.1,
         weight_scale: 0.3,
         seed: 9,

@@ -9,7 +9,7 @@ use gradtape_checkpoint::{
     save_training, CheckpointError,
 };
 use gradtape_core::{rng_from_seed, Tensor};
-use gradtape_nn::{FcConfig, FullyConnectedNet, Model};
+use gradtape_nn::{FcConfig, FullyConnectedNet, Model, Normalization};
 use gradtape_optim::UpdateRule;
 use gradtape_train::{InMemory, Solver, SolverOptions};
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ fn config() -> FcConfig {
         input_dim: 6,
         num_classes: 4,
         dropout: 0.7,
-        use_batchnorm: true,
+        normalization: Normalization::BatchNorm,
         weight_scale: 1e-1,
         reg: 1e-3,
         seed: 4,
@@ -163,9 +163,14 @@ fn train_resumes_to_the_end_and_restores_the_best_net_like_one_train_call() {
 #[test]
 fn nets_round_trip_with_and_without_batchnorm_and_dropout() {
     let (_dir, path) = tmp();
-    for (bn, dropout) in [(false, 1.0), (true, 0.5), (true, 1.0)] {
+    for (normalization, dropout) in [
+        (Normalization::None, 1.0),
+        (Normalization::BatchNorm, 0.5),
+        (Normalization::BatchNorm, 1.0),
+        (Normalization::LayerNorm, 0.5),
+    ] {
         let c = FcConfig {
-            use_batchnorm: bn,
+            normalization,
             dropout,
             ..config()
         };

@@ -1,7 +1,12 @@
 //! gradtape-core: a flat `f64` [`Tensor`] and a reverse-mode [`Tape`] whose
-//! ops (affine, ReLU, dropout, batchnorm, softmax cross-entropy, and the small
-//! arithmetic a loss needs) each record a hand-written backward closure.
-//! [`gradcheck`] checks any of them against centered finite differences.
+//! ops each record a hand-written backward closure: the notebook's layers
+//! (affine, ReLU, dropout, batchnorm, softmax cross-entropy), layernorm,
+//! `matmul`, `transpose`, `reshape`, broadcasting `add`/`sub`/`mul`/`div`,
+//! elementwise functions (`exp`, `log`, `sqrt`, `powf`, `tanh`, `sigmoid`,
+//! `leaky_relu`, ...), reductions (whole-tensor and along an axis),
+//! `log_softmax`, `mse_loss` and `bce_with_logits`. A user adds an op with
+//! [`Tape::record`]. [`gradcheck`] checks any of them against centered
+//! finite differences.
 //!
 //! ```
 //! use gradtape_core::{Tape, Tensor};
@@ -18,6 +23,7 @@
 
 mod error;
 pub mod gradcheck;
+mod grads;
 mod matmul;
 mod ops;
 mod random;
@@ -26,10 +32,11 @@ mod tape;
 mod tensor;
 
 pub use error::{Error, Result};
+pub use grads::{BackwardCtx, GradSlot, Grads};
 pub use matmul::{gemm, gemm_fallback};
 pub use ops::{softmax_rows, BatchNormStats};
 pub use rand::RngExt;
 pub use random::{fill_normal, rng_from_seed, uniform, Rng};
 pub use shape::Shape;
-pub use tape::{accumulate, BackwardCtx, Grads, Mode, Profile, Tape, Var};
+pub use tape::{Mode, Profile, Tape, Var};
 pub use tensor::Tensor;

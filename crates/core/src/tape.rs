@@ -7,13 +7,25 @@
 //! iteration so memory stays flat however long training runs.
 //!
 //! An op is a method that computes its output, then [`Tape::record`]s it with
-//! a closure that, given the output's gradient, *adds* its contribution to each
-//! input's gradient. Accumulating (never overwriting) is what makes a variable
-//! used twice receive the sum of both contributions.
+//! a closure that, given the output's gradient, writes its contribution to
+//! each input's gradient through [`Grads::slot`]: it overwrites the buffer on
+//! the first contribution ([`GradSlot::Fresh`](crate::GradSlot::Fresh)) and
+//! adds on every later one ([`GradSlot::Accumulate`](crate::GradSlot::Accumulate)),
+//! so a variable used twice receives the sum of both contributions.
+//!
+//! Every tape has a process-unique id, and every [`Var`] carries the id of
+//! the tape that made it: a `Var` used on another tape is an error naming
+//! the op and both tapes.
 
-use crate::{Error, Result, Shape, Tensor};
+use crate::grads::GradBuf;
+use crate::{BackwardCtx, Error, Grads, Result, Shape, Tensor};
 use smallvec::SmallVec;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+/// The next tape's id. Ids are unique among the first 2^32 tapes a process
+/// creates (then they wrap).
+static NEXT_TAPE_ID: AtomicU32 = AtomicU32::new(0);
 
 /// Where a tape's time went, per op name, when profiling is on
 /// ([`Tape::set_profiling`]).
@@ -36,13 +48,16 @@ impl Profile {
     }
 }
 
-/// A handle to a node on a [`Tape`]. Cheap to copy; valid until the next
-/// [`Tape::reset`] (parameters stay valid for the tape's whole life).
+/// A handle to a node on a [`Tape`]. Cheap to copy; valid on the tape that
+/// made it until the next [`Tape::reset`] (parameters stay valid for the
+/// tape's whole life).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Var {
     id: u32,
     /// 0 for parameters; otherwise the tape generation the node belongs to.
     generation: u32,
+    /// The id of the tape that made it.
+    tape: u32,
 }
 
 impl Var {
@@ -60,100 +75,6 @@ pub enum Mode {
     Train,
     /// Dropout is the identity, batchnorm uses the running statistics.
     Test,
-}
-
-/// What a backward closure reads: every value on the tape and the gradient of
-/// the op's output.
-pub struct BackwardCtx<'a> {
-    values: &'a [Tensor],
-    grad_out: &'a Tensor,
-}
-
-impl BackwardCtx<'_> {
-    /// The forward value of a node the op recorded as an input or cache.
-    pub fn value(&self, v: Var) -> &Tensor {
-        &self.values[v.index()]
-    }
-
-    /// The gradient of the loss with respect to the op's output.
-    pub fn grad_out(&self) -> &Tensor {
-        self.grad_out
-    }
-}
-
-/// Where a backward closure adds its contributions: the gradient buffers of
-/// the nodes before the op's output.
-///
-/// A buffer starts *empty*: reused from the pool with stale values, not yet
-/// zeroed. [`Grads::get`] zeroes it on first use, so adding into it is always
-/// right; [`Grads::contribute`] lets an op that writes every element skip the
-/// zeroing (a matrix product with `beta = 0`, `=` instead of `+=`), which
-/// saves a pass over each buffer, 16 MB of parameter gradients per step for
-/// the notebook's net.
-pub struct Grads<'a> {
-    slots: &'a mut [Option<Tensor>],
-    empty: &'a mut [bool],
-}
-
-impl Grads<'_> {
-    /// The gradient buffer of `v` to add into, or `None` when `v` needs no
-    /// gradient (an input, a cache, or a value computed only from those).
-    pub fn get(&mut self, v: Var) -> Option<&mut [f64]> {
-        let (buf, overwrite) = self.contribute(v)?;
-        if overwrite {
-            buf.fill(0.0);
-        }
-        Some(buf)
-    }
-
-    /// The gradient buffer of `v`, and `true` when nothing has been added to
-    /// it yet: then it holds stale values and the caller must write every
-    /// element instead of adding ([`accumulate`] does either). `None` as in
-    /// [`Grads::get`].
-    ///
-    /// ```
-    /// use gradtape_core::{accumulate, Tape, Tensor};
-    /// let mut t = Tape::new();
-    /// let x = t.param(Tensor::ones(&[2])).unwrap();
-    /// // y = 2x, written to overwrite on the first contribution
-    /// let y = t.value(x).unwrap().map(|v| 2.0 * v);
-    /// let y = t.record("double", y, &[x], move |ctx, grads| {
-    ///     if let Some((gx, overwrite)) = grads.contribute(x) {
-    ///         accumulate(gx, overwrite, ctx.grad_out().data().iter().map(|d| 2.0 * d));
-    ///     }
-    /// }).unwrap();
-    /// let z = t.add(y, y).unwrap(); // y used twice: its gradient adds up
-    /// let loss = t.sum(z).unwrap();
-    /// t.backward(loss).unwrap();
-    /// assert_eq!(t.grad(x).unwrap().data(), &[4.0, 4.0]);
-    /// ```
-    pub fn contribute(&mut self, v: Var) -> Option<(&mut [f64], bool)> {
-        let i = v.index();
-        let buf = self.slots[i].as_mut()?.data_mut();
-        Some((buf, std::mem::replace(&mut self.empty[i], false)))
-    }
-}
-
-/// Writes `values` into `dst` when `overwrite`, adds them otherwise: the two
-/// cases of a gradient contribution (see [`Grads::contribute`]).
-///
-/// ```
-/// let mut g = [1.0, 2.0];
-/// gradtape_core::accumulate(&mut g, false, [10.0, 20.0]);
-/// assert_eq!(g, [11.0, 22.0]);
-/// gradtape_core::accumulate(&mut g, true, [5.0, 6.0]);
-/// assert_eq!(g, [5.0, 6.0]);
-/// ```
-pub fn accumulate(dst: &mut [f64], overwrite: bool, values: impl IntoIterator<Item = f64>) {
-    if overwrite {
-        for (d, v) in dst.iter_mut().zip(values) {
-            *d = v;
-        }
-    } else {
-        for (d, v) in dst.iter_mut().zip(values) {
-            *d += v;
-        }
-    }
 }
 
 type BackwardFn = Box<dyn Fn(&BackwardCtx<'_>, &mut Grads<'_>) + Send + Sync>;
@@ -180,10 +101,11 @@ struct Node {
 /// }
 /// ```
 pub struct Tape {
+    /// This tape's process-unique id, carried by every [`Var`] it makes.
+    id: u32,
     values: Vec<Tensor>,
-    grads: Vec<Option<Tensor>>,
-    /// Per node: its gradient buffer holds stale values (see [`Grads`]).
-    grad_empty: Vec<bool>,
+    /// Per node: its gradient buffer, when it needs one (see [`Grads`]).
+    grads: Vec<Option<GradBuf>>,
     nodes: Vec<Node>,
     n_params: usize,
     generation: u32,
@@ -204,11 +126,17 @@ impl Default for Tape {
 
 impl Tape {
     /// An empty tape, recording gradients, anomaly detection off.
+    ///
+    /// ```
+    /// use gradtape_core::Tape;
+    /// let tape = Tape::new();
+    /// assert!(tape.is_empty() && tape.grad_enabled());
+    /// ```
     pub fn new() -> Tape {
         Tape {
+            id: NEXT_TAPE_ID.fetch_add(1, Ordering::Relaxed),
             values: Vec::new(),
             grads: Vec::new(),
-            grad_empty: Vec::new(),
             nodes: Vec::new(),
             n_params: 0,
             generation: 1,
@@ -222,6 +150,16 @@ impl Tape {
     /// Adds a parameter: a leaf that needs a gradient and survives
     /// [`Tape::reset`]. Parameters come before any per-iteration node, so
     /// call this on a fresh tape or right after a reset.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// let mut tape = Tape::new();
+    /// let w = tape.param(Tensor::ones(&[3, 2])).unwrap();
+    /// assert_eq!(tape.value(w).unwrap().dims(), &[3, 2]);
+    /// let x = tape.input(Tensor::ones(&[1, 3]));
+    /// assert!(tape.param(Tensor::ones(&[2])).is_err()); // after an input: reset first
+    /// # let _ = x;
+    /// ```
     pub fn param(&mut self, value: Tensor) -> Result<Var> {
         if self.values.len() != self.n_params {
             return Err(Error::invalid(
@@ -240,9 +178,66 @@ impl Tape {
         })
     }
 
-    /// Adds a per-iteration leaf that needs no gradient (a batch of data).
+    /// Adds a per-iteration leaf that needs no gradient (a batch of data),
+    /// taking the tensor. [`Tape::input_from`] copies from a borrowed one
+    /// into a pooled buffer instead.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// let mut tape = Tape::new();
+    /// let x = tape.input(Tensor::full(&[2, 2], 3.0));
+    /// assert_eq!(tape.value(x).unwrap().data(), &[3.0; 4]);
+    /// assert!(!tape.requires_grad(x));
+    /// ```
     pub fn input(&mut self, value: Tensor) -> Var {
         self.push(value, "input", SmallVec::new(), false, None)
+    }
+
+    /// Adds a per-iteration input holding a copy of `value`, in a buffer
+    /// from the tape's pool: a training loop feeds the same (or a reused)
+    /// batch tensor every iteration without cloning it.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// let batch = Tensor::full(&[4, 3], 0.5);
+    /// let mut tape = Tape::new();
+    /// for _ in 0..3 {
+    ///     tape.reset(); // the previous iteration's input buffer goes back to the pool
+    ///     let x = tape.input_from(&batch);
+    ///     assert_eq!(tape.value(x).unwrap(), &batch);
+    /// }
+    /// ```
+    pub fn input_from(&mut self, value: &Tensor) -> Var {
+        let mut t = self.alloc_scratch(value.dims());
+        t.data_mut().copy_from_slice(value.data());
+        self.input(t)
+    }
+
+    /// Adds a per-iteration input holding a copy of `data`, read as `dims`
+    /// (row-major), in a pooled buffer; an error when the lengths differ.
+    ///
+    /// ```
+    /// use gradtape_core::Tape;
+    /// let mut tape = Tape::new();
+    /// let x = tape.input_from_slice(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+    /// assert_eq!(tape.value(x).unwrap().at(&[1, 0]), 4.0);
+    /// let err = tape.input_from_slice(&[1.0, 2.0], &[2, 3]).unwrap_err();
+    /// assert_eq!(err.to_string(), "input_from_slice: shape (2, 3) needs 6 elements but the buffer has 2");
+    /// ```
+    pub fn input_from_slice(&mut self, data: &[f64], dims: &[usize]) -> Result<Var> {
+        const OP: &str = "input_from_slice";
+        let n = checked_numel(OP, dims)?;
+        if n != data.len() {
+            return Err(Error::LengthMismatch {
+                op: OP,
+                shape: Shape::from(dims),
+                expected: n,
+                len: data.len(),
+            });
+        }
+        let mut t = self.alloc_scratch(dims);
+        t.data_mut().copy_from_slice(data);
+        Ok(self.input(t))
     }
 
     /// Adds a per-iteration leaf that needs a gradient (for checking the
@@ -252,7 +247,19 @@ impl Tape {
     }
 
     /// Drops every per-iteration node, keeping parameters and their
-    /// gradients. Buffers go to a pool that later ops draw from.
+    /// gradients. Buffers go to a pool that later ops draw from. Handles to
+    /// the dropped nodes are refused from now on.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// let mut tape = Tape::new();
+    /// let w = tape.param(Tensor::ones(&[2])).unwrap();
+    /// let x = tape.input(Tensor::ones(&[2]));
+    /// tape.reset();
+    /// assert_eq!(tape.len(), 1); // only the parameter is left
+    /// assert!(tape.value(w).is_ok());
+    /// assert!(tape.value(x).is_err()); // dropped with the iteration
+    /// ```
     pub fn reset(&mut self) {
         let n = self.n_params;
         // Enough spares for one more iteration like this one (a value and a
@@ -262,10 +269,9 @@ impl Tape {
         for t in self.values.drain(n..) {
             self.pool.push(t.into_vec());
         }
-        for t in self.grads.drain(n..).flatten() {
-            self.pool.push(t.into_vec());
+        for g in self.grads.drain(n..).flatten() {
+            self.pool.push(g.value.into_vec());
         }
-        self.grad_empty.truncate(n);
         self.nodes.truncate(n);
         if self.pool.len() > keep {
             self.pool.drain(..self.pool.len() - keep);
@@ -292,22 +298,40 @@ impl Tape {
     }
 
     /// Every live node, in tape order (for inspecting a recorded graph).
-    pub fn vars(&self) -> impl Iterator<Item = Var> + '_ {
-        (0..self.values.len()).map(|i| Var {
+    /// The iterator does not borrow the tape.
+    pub fn vars(&self) -> impl ExactSizeIterator<Item = Var> + use<> {
+        let (n_params, generation, tape) = (self.n_params, self.generation, self.id);
+        (0..self.values.len()).map(move |i| Var {
             id: i as u32,
-            generation: if i < self.n_params {
-                0
-            } else {
-                self.generation
-            },
+            generation: if i < n_params { 0 } else { generation },
+            tape,
         })
     }
 
-    /// The parameters, in the order they were added.
-    pub fn params(&self) -> impl Iterator<Item = Var> + '_ {
-        (0..self.n_params).map(|i| Var {
+    /// The parameters, in the order they were added. The iterator does not
+    /// borrow the tape, so a loop over it can update each parameter.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// let mut tape = Tape::new();
+    /// let w = tape.param(Tensor::full(&[2], 1.0)).unwrap();
+    /// let loss = tape.sum_squares(w).unwrap();
+    /// tape.backward(loss).unwrap();
+    /// for v in tape.params() {
+    ///     let (p, g) = tape.param_and_grad_mut(v).unwrap();
+    ///     let g = g.unwrap(); // d sum(w^2) / dw = 2w
+    ///     for (p, g) in p.data_mut().iter_mut().zip(g.data()) {
+    ///         *p -= 0.25 * g;
+    ///     }
+    /// }
+    /// assert_eq!(tape.value(w).unwrap().data(), &[0.5, 0.5]);
+    /// ```
+    pub fn params(&self) -> impl ExactSizeIterator<Item = Var> + use<> {
+        let tape = self.id;
+        (0..self.n_params).map(move |i| Var {
             id: i as u32,
             generation: 0,
+            tape,
         })
     }
 
@@ -393,14 +417,28 @@ impl Tape {
     /// [`Tape::backward`] (`None` before the first backward).
     pub fn param_and_grad_mut(&mut self, v: Var) -> Result<(&mut Tensor, Option<&Tensor>)> {
         self.param_mut(v)?;
-        Ok((&mut self.values[v.index()], self.grads[v.index()].as_ref()))
+        let grad = self.grads[v.index()].as_ref().map(|g| &g.value);
+        Ok((&mut self.values[v.index()], grad))
     }
 
     /// The gradient of the last backward's loss with respect to `v`, if `v`
-    /// needed one.
+    /// needed one (`None` for an input, or before the first backward).
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// let mut tape = Tape::new();
+    /// let w = tape.param(Tensor::from_vec(vec![1.0, -3.0], &[2]).unwrap()).unwrap();
+    /// let x = tape.input(Tensor::from_vec(vec![2.0, 5.0], &[2]).unwrap());
+    /// assert!(tape.grad(w).is_none()); // no backward yet
+    /// let y = tape.mul(w, x).unwrap();
+    /// let loss = tape.sum(y).unwrap();
+    /// tape.backward(loss).unwrap();
+    /// assert_eq!(tape.grad(w).unwrap().data(), &[2.0, 5.0]); // d sum(w x) / dw = x
+    /// assert!(tape.grad(x).is_none()); // inputs need no gradient
+    /// ```
     pub fn grad(&self, v: Var) -> Option<&Tensor> {
         self.check("grad", v).ok()?;
-        self.grads[v.index()].as_ref()
+        self.grads[v.index()].as_ref().map(|g| &g.value)
     }
 
     /// Whether the node needs a gradient.
@@ -421,8 +459,27 @@ impl Tape {
     }
 
     /// Fails unless `v` is a live node of this tape.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// let mut a = Tape::new();
+    /// let mut b = Tape::new();
+    /// let x = a.input(Tensor::ones(&[2]));
+    /// let _y = b.input(Tensor::ones(&[2]));
+    /// let err = b.relu(x).unwrap_err().to_string();
+    /// assert!(err.starts_with("relu: variable #0 belongs to tape "), "{err}");
+    /// ```
     pub fn check(&self, op: &'static str, v: Var) -> Result<()> {
         let i = v.index();
+        if v.tape != self.id {
+            return Err(Error::invalid(
+                op,
+                format!(
+                    "variable #{i} belongs to tape {}, not to this tape ({})",
+                    v.tape, self.id
+                ),
+            ));
+        }
         let live = if v.generation == 0 {
             i < self.n_params
         } else {
@@ -478,11 +535,18 @@ impl Tape {
         Ok(self.alloc(&shape))
     }
 
-    /// Records an op's output. `backward` is called during [`Tape::backward`]
-    /// with the output's gradient and must *add* the gradient of each input
-    /// that needs one. Ops that need no gradient (recording off, or no input
-    /// needing one) keep no closure. This is how every op in gradtape is
-    /// built, and how a user adds one.
+    /// Records an op's output. `backward` is called once during
+    /// [`Tape::backward`], after every op that used the output has run its
+    /// own: it reads the output's gradient ([`BackwardCtx::grad_out`]), the
+    /// values of the inputs and caches ([`BackwardCtx::value`]) and its own
+    /// output ([`BackwardCtx::output`]), and writes each input's gradient
+    /// through [`Grads::slot`]: overwriting every element on a
+    /// [`GradSlot::Fresh`](crate::GradSlot::Fresh) slot, adding on a
+    /// [`GradSlot::Accumulate`](crate::GradSlot::Accumulate) one
+    /// ([`GradSlot::write`](crate::GradSlot::write) does either). Ops that
+    /// need no gradient (recording off, or no input needing one) keep no
+    /// closure. This is how every op in gradtape is built, and how a user
+    /// adds one.
     ///
     /// ```
     /// use gradtape_core::{Tape, Tensor, Var, Result};
@@ -490,10 +554,8 @@ impl Tape {
     /// fn triple(tape: &mut Tape, x: Var) -> Result<Var> {
     ///     let out = tape.value(x)?.map(|v| 3.0 * v);
     ///     tape.record("triple", out, &[x], move |ctx, grads| {
-    ///         if let Some(gx) = grads.get(x) {
-    ///             for (g, d) in gx.iter_mut().zip(ctx.grad_out().data()) {
-    ///                 *g += 3.0 * d;
-    ///             }
+    ///         if let Some(slot) = grads.slot(x) {
+    ///             slot.write(ctx.grad_out().data().iter().map(|d| 3.0 * d));
     ///         }
     ///     })
     /// }
@@ -559,7 +621,6 @@ impl Tape {
         let id = self.values.len();
         self.values.push(value);
         self.grads.push(None);
-        self.grad_empty.push(false);
         self.nodes.push(Node {
             op,
             inputs,
@@ -569,12 +630,28 @@ impl Tape {
         Var {
             id: id as u32,
             generation: self.generation,
+            tape: self.id,
         }
     }
 
     /// Back-propagates from a one-element `loss`: afterwards [`Tape::grad`]
-    /// gives d loss / d v for every node that needs a gradient. Walks the tape
-    /// once, in reverse.
+    /// gives d loss / d v for every node that needs a gradient (zero for a
+    /// parameter the loss does not use). Walks the tape once, in reverse.
+    /// Each call computes the gradients afresh; it does not add to the last
+    /// call's.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// let mut tape = Tape::new();
+    /// let w = tape.param(Tensor::from_vec(vec![3.0], &[1]).unwrap()).unwrap();
+    /// let y = tape.mul(w, w).unwrap();
+    /// let loss = tape.sum(y).unwrap();
+    /// tape.backward(loss).unwrap();
+    /// assert_eq!(tape.grad(w).unwrap().data(), &[6.0]);
+    /// assert!(tape.backward(y).is_ok()); // y has one element too
+    /// let z = tape.input(Tensor::ones(&[2]));
+    /// assert!(tape.backward(z).is_err()); // two elements, and no gradient
+    /// ```
     pub fn backward(&mut self, loss: Var) -> Result<()> {
         self.check("backward", loss)?;
         let l = loss.index();
@@ -594,30 +671,27 @@ impl Tape {
             ));
         }
         // A gradient buffer for every node that needs one, up to the loss,
-        // left empty (stale values) until an op contributes; see `Grads`.
+        // fresh (stale values) until an op writes into it; see `Grads`.
         for i in 0..self.values.len() {
             if let Some(old) = self.grads[i].take() {
-                self.pool.push(old.into_vec());
+                self.pool.push(old.value.into_vec());
             }
-            self.grad_empty[i] = false;
             if i <= l && self.nodes[i].requires_grad {
                 let dims: Shape = self.values[i].shape().clone();
-                self.grads[i] = Some(self.alloc_scratch(&dims));
-                self.grad_empty[i] = true;
+                let value = self.alloc_scratch(&dims);
+                self.grads[i] = Some(GradBuf { value, fresh: true });
             }
         }
         if let Some(g) = self.grads[l].as_mut() {
-            g.data_mut()[0] = 1.0;
-            self.grad_empty[l] = false;
+            g.value.data_mut()[0] = 1.0;
+            g.fresh = false;
         }
         let result = self.run_backward(l);
         // Whatever no op reached (an unused parameter; everything after an
         // anomaly) has gradient zero, not stale values.
-        for (g, empty) in self.grads.iter_mut().zip(&mut self.grad_empty) {
-            if std::mem::replace(empty, false) {
-                if let Some(g) = g.as_mut() {
-                    g.data_mut().fill(0.0);
-                }
+        for g in self.grads.iter_mut().flatten() {
+            if std::mem::replace(&mut g.fresh, false) {
+                g.value.data_mut().fill(0.0);
             }
         }
         result
@@ -635,34 +709,28 @@ impl Tape {
             let Some(grad_out) = hi[0].as_mut() else {
                 continue;
             };
-            let (empty_lo, empty_hi) = self.grad_empty.split_at_mut(i);
-            if std::mem::replace(&mut empty_hi[0], false) {
+            if std::mem::replace(&mut grad_out.fresh, false) {
                 // Nothing downstream used this node: its gradient is zero.
-                grad_out.data_mut().fill(0.0);
+                grad_out.value.data_mut().fill(0.0);
             }
             let ctx = BackwardCtx {
                 values: &self.values,
-                grad_out,
+                output: i,
+                grad_out: &grad_out.value,
             };
             let started = self.profile.is_some().then(Instant::now);
-            backward(
-                &ctx,
-                &mut Grads {
-                    slots: lo,
-                    empty: empty_lo,
-                },
-            );
+            backward(&ctx, &mut Grads { slots: lo });
             if let (Some(t), Some((profile, _))) = (started, self.profile.as_mut()) {
                 profile.entry(node.op).2 += t.elapsed();
             }
             if self.detect_anomaly {
                 for v in &node.inputs {
-                    if let (Some(g), false) = (lo[v.index()].as_ref(), empty_lo[v.index()]) {
-                        if let Some(index) = first_non_finite(g.data()) {
+                    if let Some(g) = lo[v.index()].as_ref().filter(|g| !g.fresh) {
+                        if let Some(index) = first_non_finite(g.value.data()) {
                             return Err(Error::NonFinite {
                                 op: node.op,
                                 node: i,
-                                shape: g.shape().clone(),
+                                shape: g.value.shape().clone(),
                                 what: "gradient of an input",
                                 index,
                             });
@@ -694,4 +762,19 @@ fn first_non_finite(xs: &[f64]) -> Option<usize> {
     } else {
         xs.iter().position(|x| !x.is_finite())
     }
+}
+
+/// The element count of `dims`, or an error naming `op` when it overflows.
+pub(crate) fn checked_numel(op: &'static str, dims: &[usize]) -> Result<usize> {
+    dims.iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| {
+            Error::invalid(
+                op,
+                format!(
+                    "shape {} holds more elements than memory can address",
+                    Shape::from(dims)
+                ),
+            )
+        })
 }

@@ -2,9 +2,31 @@
 
 use gradtape_core::{Error, Result};
 
+/// The normalisation after each hidden affine layer, as the course's
+/// `normalization` argument (`None`, `'batchnorm'`, `'layernorm'`).
+///
+/// ```
+/// use gradtape_nn::{FcConfig, Normalization};
+/// let c = FcConfig { normalization: Normalization::LayerNorm, ..FcConfig::default() };
+/// assert_ne!(c, FcConfig::default());
+/// assert_eq!(Normalization::default(), Normalization::None);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Normalization {
+    /// None: `affine - relu`.
+    #[default]
+    None,
+    /// Batchnorm (batch statistics in training, running ones at test time),
+    /// with `gamma<i>`, `beta<i>` and running statistics per hidden layer.
+    BatchNorm,
+    /// Layernorm (each row over its features, the same in both modes), with
+    /// `gamma<i>`, `beta<i>` per hidden layer.
+    LayerNorm,
+}
+
 /// Configuration of a [`crate::FullyConnectedNet`]; the defaults are the
-/// notebook's (`input_dim` 3*32*32, 10 classes, no dropout, no batchnorm,
-/// no regularisation, `weight_scale` 1e-2).
+/// notebook's (`input_dim` 3*32*32, 10 classes, no dropout, no
+/// normalisation, no regularisation, `weight_scale` 1e-2).
 ///
 /// ```
 /// use gradtape_nn::FcConfig;
@@ -23,8 +45,8 @@ pub struct FcConfig {
     /// KEEP probability of the dropout after each hidden ReLU; 1.0 means no
     /// dropout layer at all.
     pub dropout: f64,
-    /// Batchnorm after each hidden affine layer.
-    pub use_batchnorm: bool,
+    /// Normalisation after each hidden affine layer.
+    pub normalization: Normalization,
     /// L2 strength: the loss adds `0.5 * reg * sum(W^2)` for every weight
     /// matrix (not biases, gammas or betas).
     pub reg: f64,
@@ -42,7 +64,7 @@ impl Default for FcConfig {
             input_dim: 3 * 32 * 32,
             num_classes: 10,
             dropout: 1.0,
-            use_batchnorm: false,
+            normalization: Normalization::None,
             reg: 0.0,
             weight_scale: 1e-2,
             seed: 0,

@@ -1,15 +1,41 @@
-//! The notebook's `FullyConnectedNet`.
+//! The notebook's `FullyConnectedNet`, composed from the layer kit.
 
-use crate::{FcConfig, Model, NetState, ParamUpdate};
+use crate::{
+    BatchNorm, Dropout, FcConfig, Layer, LayerNorm, Linear, Model, NetState, Normalization,
+    ParamUpdate,
+};
 use gradtape_core::{rng_from_seed, BatchNormStats, Error, Mode, Result, Rng, Tape, Tensor, Var};
+use gradtape_optim::Optimizer;
 
-/// One hidden or output layer's parameter handles.
-#[derive(Clone, Copy, Debug)]
-struct Layer {
-    w: Var,
-    b: Var,
-    /// gamma and beta, when batchnorm follows this (hidden) layer.
-    norm: Option<(Var, Var)>,
+/// The normalisation layer after a hidden affine layer.
+#[derive(Clone, Debug)]
+enum Norm {
+    Batch(BatchNorm),
+    Layer(LayerNorm),
+}
+
+impl Norm {
+    fn layer(&self) -> &dyn Layer {
+        match self {
+            Norm::Batch(bn) => bn,
+            Norm::Layer(ln) => ln,
+        }
+    }
+
+    fn layer_mut(&mut self) -> &mut dyn Layer {
+        match self {
+            Norm::Batch(bn) => bn,
+            Norm::Layer(ln) => ln,
+        }
+    }
+}
+
+/// One hidden block: `affine - [norm] - relu - [dropout]` (the dropout is
+/// the net's one shared [`Dropout`]).
+#[derive(Clone, Debug)]
+struct Hidden {
+    linear: Linear,
+    norm: Option<Norm>,
 }
 
 /// What [`FullyConnectedNet::loss`] gives back, as the notebook's `loss(X, y)`
@@ -23,9 +49,12 @@ pub enum NetOutput {
     Scores(Tensor),
 }
 
-/// `{affine - [batchnorm] - relu - [dropout]} x (L - 1) - affine - softmax`,
-/// with parameters named as in the notebook: `W1, b1, gamma1, beta1, ...,
-/// WL, bL`.
+/// `{affine - [batchnorm | layernorm] - relu - [dropout]} x (L - 1) - affine -
+/// softmax`, with parameters named as in the notebook: `W1, b1, gamma1,
+/// beta1, ..., WL, bL`. Built from the layer kit: a [`Linear`] per layer, a
+/// [`BatchNorm`] or [`LayerNorm`] per hidden layer, and one [`Dropout`]
+/// applied after every hidden ReLU (so all masks come, in layer order, from
+/// one random stream).
 ///
 /// ```
 /// use gradtape_core::Tensor;
@@ -40,11 +69,11 @@ pub enum NetOutput {
 pub struct FullyConnectedNet {
     config: FcConfig,
     tape: Tape,
-    layers: Vec<Layer>,
+    hidden: Vec<Hidden>,
+    output: Linear,
+    dropout: Dropout,
     /// `(name, handle)` in creation order: W1, b1, gamma1, beta1, W2, ...
     names: Vec<(String, Var)>,
-    batchnorm: Vec<BatchNormStats>,
-    dropout_rng: Rng,
 }
 
 /// Seed offset for the dropout stream, so masks and initial weights come
@@ -58,38 +87,41 @@ impl FullyConnectedNet {
         config.validate()?;
         let mut rng = rng_from_seed(config.seed);
         let mut tape = Tape::new();
-        let mut dims = vec![config.input_dim];
-        dims.extend(&config.hidden_dims);
-        dims.push(config.num_classes);
-        let num_layers = dims.len() - 1;
-        let (mut layers, mut names, mut batchnorm) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..num_layers {
-            let (d_in, d_out) = (dims[i], dims[i + 1]);
-            let w = Tensor::randn(&[d_in, d_out], &mut rng).map(|v| v * config.weight_scale);
-            let w = tape.param(w)?;
-            let b = tape.param(Tensor::zeros(&[d_out]))?;
-            names.push((format!("W{}", i + 1), w));
-            names.push((format!("b{}", i + 1), b));
-            let hidden = i + 1 < num_layers;
-            let norm = if hidden && config.use_batchnorm {
-                let gamma = tape.param(Tensor::ones(&[d_out]))?;
-                let beta = tape.param(Tensor::zeros(&[d_out]))?;
-                names.push((format!("gamma{}", i + 1), gamma));
-                names.push((format!("beta{}", i + 1), beta));
-                batchnorm.push(BatchNormStats::new(d_out));
-                Some((gamma, beta))
-            } else {
-                None
+        let mut names = Vec::new();
+        let mut name = |role: &str, i: usize, v: Var| names.push((format!("{role}{}", i + 1), v));
+        let mut d_in = config.input_dim;
+        let mut hidden = Vec::with_capacity(config.hidden_dims.len());
+        for (i, &d_out) in config.hidden_dims.iter().enumerate() {
+            let linear = Linear::new(&mut tape, d_in, d_out, config.weight_scale, &mut rng)?;
+            let norm = match config.normalization {
+                Normalization::None => None,
+                Normalization::BatchNorm => Some(Norm::Batch(BatchNorm::new(&mut tape, d_out)?)),
+                Normalization::LayerNorm => Some(Norm::Layer(LayerNorm::new(&mut tape, d_out)?)),
             };
-            layers.push(Layer { w, b, norm });
+            let norm_params = norm.iter().flat_map(|n| n.layer().params());
+            for (role, v) in linear.params().into_iter().chain(norm_params) {
+                name(role, i, v);
+            }
+            hidden.push(Hidden { linear, norm });
+            d_in = d_out;
+        }
+        let output = Linear::new(
+            &mut tape,
+            d_in,
+            config.num_classes,
+            config.weight_scale,
+            &mut rng,
+        )?;
+        for (role, v) in output.params() {
+            name(role, hidden.len(), v);
         }
         Ok(FullyConnectedNet {
-            dropout_rng: rng_from_seed(config.seed ^ DROPOUT_STREAM),
+            dropout: Dropout::new(config.dropout, rng_from_seed(config.seed ^ DROPOUT_STREAM))?,
             config,
             tape,
-            layers,
+            hidden,
+            output,
             names,
-            batchnorm,
         })
     }
 
@@ -113,7 +145,7 @@ impl FullyConnectedNet {
     /// finite-difference check of a net with dropout needs (the notebook
     /// passes a fixed seed to its dropout layers for the same reason).
     pub fn set_dropout_seed(&mut self, seed: u64) {
-        self.dropout_rng = rng_from_seed(seed ^ DROPOUT_STREAM);
+        self.dropout.set_rng(rng_from_seed(seed ^ DROPOUT_STREAM));
     }
 
     /// Parameter names in creation order (W1, b1, gamma1, beta1, W2, ...).
@@ -150,8 +182,35 @@ impl FullyConnectedNet {
 
     /// The batchnorm running statistics, one per hidden layer (empty without
     /// batchnorm).
-    pub fn batchnorm_stats(&self) -> &[BatchNormStats] {
-        &self.batchnorm
+    pub fn batchnorm_stats(&self) -> Vec<&BatchNormStats> {
+        self.batchnorms().map(BatchNorm::stats).collect()
+    }
+
+    fn batchnorms(&self) -> impl Iterator<Item = &BatchNorm> {
+        self.hidden.iter().filter_map(|h| match &h.norm {
+            Some(Norm::Batch(bn)) => Some(bn),
+            _ => None,
+        })
+    }
+
+    fn batchnorms_mut(&mut self) -> impl Iterator<Item = &mut BatchNorm> {
+        self.hidden.iter_mut().filter_map(|h| match &mut h.norm {
+            Some(Norm::Batch(bn)) => Some(bn),
+            _ => None,
+        })
+    }
+
+    /// Errors unless every parameter has a gradient (from `train_loss`).
+    fn check_grads(&self, op: &'static str) -> Result<()> {
+        for (name, var) in &self.names {
+            if self.tape.grad(*var).is_none() {
+                return Err(Error::invalid(
+                    op,
+                    format!("{name} has no gradient yet: call train_loss first"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The tape the net records on (to inspect its size, or turn on anomaly
@@ -163,28 +222,18 @@ impl FullyConnectedNet {
     /// Records the forward pass on a fresh iteration of the tape; returns
     /// the scores node.
     fn forward(&mut self, x: &Tensor, mode: Mode) -> Result<Var> {
-        self.tape.reset();
-        let mut input = self.tape.alloc(x.dims());
-        input.data_mut().copy_from_slice(x.data());
-        let mut h = self.tape.input(input);
-        let (last, hidden) = self
-            .layers
-            .split_last()
-            .expect("a net has at least one layer");
-        let keep = self.config.dropout;
-        for (i, layer) in hidden.iter().enumerate() {
-            h = self.tape.affine(h, layer.w, layer.b)?;
-            if let Some((gamma, beta)) = layer.norm {
-                h = self
-                    .tape
-                    .batchnorm(h, gamma, beta, mode, &mut self.batchnorm[i])?;
+        let tape = &mut self.tape;
+        tape.reset();
+        let mut h = tape.input_from(x);
+        for layer in &mut self.hidden {
+            h = layer.linear.forward(tape, h, mode)?;
+            if let Some(norm) = &mut layer.norm {
+                h = norm.layer_mut().forward(tape, h, mode)?;
             }
-            h = self.tape.relu(h)?;
-            if keep < 1.0 {
-                h = self.tape.dropout(h, keep, mode, &mut self.dropout_rng)?;
-            }
+            h = tape.relu(h)?;
+            h = self.dropout.forward(tape, h, mode)?;
         }
-        self.tape.affine(h, last.w, last.b)
+        self.output.forward(tape, h, mode)
     }
 }
 
@@ -193,8 +242,9 @@ impl Model for FullyConnectedNet {
         let scores = self.forward(x, Mode::Train)?;
         let mut loss = self.tape.softmax_cross_entropy(scores, y)?;
         if self.config.reg > 0.0 {
-            for i in 0..self.layers.len() {
-                let sq = self.tape.sum_squares(self.layers[i].w)?;
+            for i in 0..=self.hidden.len() {
+                let layer = self.hidden.get(i).map_or(&self.output, |h| &h.linear);
+                let sq = self.tape.sum_squares(layer.weight())?;
                 let penalty = self.tape.scale(sq, 0.5 * self.config.reg)?;
                 loss = self.tape.add(loss, penalty)?;
             }
@@ -210,16 +260,16 @@ impl Model for FullyConnectedNet {
         Ok(self.tape.value(scores?)?.clone())
     }
 
-    fn update_params(&mut self, f: &mut ParamUpdate<'_>) -> Result<()> {
-        // Check every gradient first, so an error leaves no parameter updated.
+    fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
+        self.check_grads("step")?;
         for (name, var) in &self.names {
-            if self.tape.grad(*var).is_none() {
-                return Err(Error::invalid(
-                    "update_params",
-                    format!("{name} has no gradient yet: call train_loss first"),
-                ));
-            }
+            opt.name_param(*var, name)?;
         }
+        opt.step(&mut self.tape)
+    }
+
+    fn update_params(&mut self, f: &mut ParamUpdate<'_>) -> Result<()> {
+        self.check_grads("update_params")?;
         for (name, var) in &self.names {
             let (value, grad) = self.tape.param_and_grad_mut(*var)?;
             let grad = grad.expect("checked above");
@@ -240,13 +290,14 @@ impl Model for FullyConnectedNet {
                     )
                 })
                 .collect(),
-            batchnorm: self.batchnorm.clone(),
+            batchnorm: self.batchnorms().map(|bn| bn.stats().clone()).collect(),
         }
     }
 
     fn restore(&mut self, state: &NetState) -> Result<()> {
         const OP: &str = "restore";
-        if state.params.len() != self.names.len() || state.batchnorm.len() != self.batchnorm.len() {
+        let n_batchnorm = self.batchnorms().count();
+        if state.params.len() != self.names.len() || state.batchnorm.len() != n_batchnorm {
             return Err(Error::invalid(
                 OP,
                 format!(
@@ -254,7 +305,7 @@ impl Model for FullyConnectedNet {
                     state.params.len(),
                     state.batchnorm.len(),
                     self.names.len(),
-                    self.batchnorm.len()
+                    n_batchnorm
                 ),
             ));
         }
@@ -271,7 +322,8 @@ impl Model for FullyConnectedNet {
                 ));
             }
         }
-        for (s, own) in state.batchnorm.iter().zip(&self.batchnorm) {
+        for (s, own) in state.batchnorm.iter().zip(self.batchnorms()) {
+            let own = own.stats();
             if s.running_mean.shape() != own.running_mean.shape()
                 || s.running_var.shape() != own.running_var.shape()
             {
@@ -290,16 +342,18 @@ impl Model for FullyConnectedNet {
                 .data_mut()
                 .copy_from_slice(value.data());
         }
-        self.batchnorm.clone_from(&state.batchnorm);
+        for (s, own) in state.batchnorm.iter().zip(self.batchnorms_mut()) {
+            own.stats_mut().clone_from(s);
+        }
         Ok(())
     }
 
     fn rng_state(&self) -> Option<Rng> {
-        Some(self.dropout_rng.clone())
+        Some(self.dropout.rng().clone())
     }
 
     fn set_rng_state(&mut self, rng: Rng) {
-        self.dropout_rng = rng;
+        self.dropout.set_rng(rng);
     }
 
     fn set_detect_anomaly(&mut self, on: bool) {

@@ -1,6 +1,7 @@
 //! What a Solver needs from a model, and a snapshot of a model's state.
 
 use gradtape_core::{BatchNormStats, Result, Rng, Tensor};
+use gradtape_optim::Optimizer;
 
 /// A copy of everything a trained net carries: its parameters by name and
 /// its batchnorm running statistics, one per batchnorm layer.
@@ -28,6 +29,15 @@ pub trait Model {
     /// Calls `f(name, value, grad)` for every parameter, with the gradient of
     /// the last [`Model::train_loss`].
     fn update_params(&mut self, f: &mut ParamUpdate<'_>) -> Result<()>;
+
+    /// Updates every parameter with `opt` from the gradient of the last
+    /// [`Model::train_loss`] (what a Solver calls once per iteration). The
+    /// default goes through [`Model::update_params`], keying the optimizer's
+    /// state by parameter name; a model on a tape steps the tape instead
+    /// ([`Optimizer::step`]), naming its parameters for checkpoints.
+    fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
+        self.update_params(&mut |name, w, g| opt.update(name, w, g))
+    }
 
     /// A copy of the parameters and running statistics.
     fn snapshot(&self) -> NetState;

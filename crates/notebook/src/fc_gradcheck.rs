@@ -2,7 +2,7 @@
 //! the notebook, with batchnorm).
 
 use gradtape_core::{rng_from_seed, Result, RngExt, Tensor};
-use gradtape_nn::{check_net_gradients, FcConfig, FullyConnectedNet};
+use gradtape_nn::{check_net_gradients, FcConfig, FullyConnectedNet, Normalization};
 use serde::Serialize;
 
 /// One configuration's check.
@@ -55,7 +55,11 @@ pub fn run_case(
         input_dim: d,
         num_classes: c,
         dropout,
-        use_batchnorm,
+        normalization: if use_batchnorm {
+            Normalization::BatchNorm
+        } else {
+            Normalization::None
+        },
         weight_scale: 5e-2,
         seed: 123,
         ..FcConfig::default()

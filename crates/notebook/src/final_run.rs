@@ -6,7 +6,7 @@ use crate::progress::{attach, Output};
 use crate::RunSummary;
 use gradtape_core::{rng_from_seed, Result};
 use gradtape_data::Cifar10;
-use gradtape_nn::{FcConfig, FullyConnectedNet};
+use gradtape_nn::{FcConfig, FullyConnectedNet, Normalization};
 use gradtape_optim::UpdateRule;
 use gradtape_plot::{plot_panels, Panel, Series};
 use gradtape_train::{check_accuracy, Solver, SolverOptions};
@@ -106,7 +106,11 @@ pub fn net_config(options: &FinalOptions) -> FcConfig {
     FcConfig {
         hidden_dims: options.hidden_dims.clone(),
         dropout: options.dropout,
-        use_batchnorm: options.use_batchnorm,
+        normalization: if options.use_batchnorm {
+            Normalization::BatchNorm
+        } else {
+            Normalization::None
+        },
         reg: options.reg,
         weight_scale: options.weight_scale,
         seed: options.seed,

@@ -1,18 +1,17 @@
 //! Adam, `optim.py`'s `adam`, with optional decoupled weight decay (AdamW).
 
 use rayon::prelude::*;
-use std::collections::BTreeMap;
 
 use gradtape_core::Result;
 
-use crate::check::{self, Slot};
+use crate::check;
+use crate::rule::Rule;
 use crate::state::{OptimState, ParamState};
-use crate::{Optimizer, UpdateRule};
+use crate::{Optim, UpdateRule};
 
 const OP: &str = "adam";
 const M: &str = "m";
 const V: &str = "v";
-const HYPER: [&str; 4] = ["beta1", "beta2", "epsilon", "weight_decay"];
 
 /// Hyperparameters of [`Adam`].
 ///
@@ -66,24 +65,10 @@ impl AdamConfig {
 
 /// First and second moments and the step count of one parameter.
 #[derive(Debug, Clone, PartialEq)]
-struct Moments {
+pub struct Moments {
     m: Vec<f64>,
     v: Vec<f64>,
     t: u64,
-}
-
-impl Slot for Moments {
-    fn zeros(len: usize) -> Self {
-        Moments {
-            m: vec![0.0; len],
-            v: vec![0.0; len],
-            t: 0,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.m.len()
-    }
 }
 
 /// The scalars of one Adam step, computed once per call.
@@ -105,7 +90,7 @@ struct Step {
 
 /// Adam as in `optim.py`, with the step count `t` kept per parameter.
 ///
-/// For each call on parameter `name` (state `m`, `v` zero and `t = 0` on
+/// For each update of a parameter (state `m`, `v` zero and `t = 0` on
 /// first use), with scalars computed once per call:
 ///
 /// ```text
@@ -138,48 +123,19 @@ struct Step {
 /// assert!((w[1] - (-0.5 + 1e-3)).abs() < 1e-10);
 /// assert_eq!(opt.step_count("W1"), Some(1));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct Adam {
-    config: AdamConfig,
-    state: BTreeMap<String, Moments>,
-}
+pub type Adam = Optim<AdamConfig>;
 
 impl Adam {
-    /// Validates `config` and builds the optimizer with no state yet.
-    pub fn new(config: AdamConfig) -> Result<Self> {
-        config.validate()?;
-        Ok(Adam {
-            config,
-            state: BTreeMap::new(),
-        })
-    }
-
-    /// The current hyperparameters (with the current learning rate).
-    pub fn config(&self) -> &AdamConfig {
-        &self.config
-    }
-
     /// How many times parameter `name` has been updated (its `t`), if ever.
     pub fn step_count(&self, name: &str) -> Option<u64> {
-        self.state.get(name).map(|s| s.t)
+        self.state_by_name(name).map(|s| s.t)
     }
 
     /// The first and second moments `(m, v)` of parameter `name`, if it has
     /// been updated.
     pub fn moments(&self, name: &str) -> Option<(&[f64], &[f64])> {
-        self.state
-            .get(name)
+        self.state_by_name(name)
             .map(|s| (s.m.as_slice(), s.v.as_slice()))
-    }
-}
-
-impl Default for Adam {
-    /// Adam with [`AdamConfig::default`].
-    fn default() -> Self {
-        Adam {
-            config: AdamConfig::default(),
-            state: BTreeMap::new(),
-        }
     }
 }
 
@@ -237,19 +193,80 @@ fn fused_best(decay: bool, w: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64
     pass(decay, w, g, m, v, s);
 }
 
-impl Optimizer for Adam {
-    fn rule(&self) -> UpdateRule {
-        UpdateRule::Adam
+impl Rule for AdamConfig {
+    type State = Moments;
+    const RULE: UpdateRule = UpdateRule::Adam;
+    const BUFFERS: &'static [&'static str] = &[M, V];
+    const COUNTS_STEPS: bool = true;
+
+    fn validate(&self) -> Result<()> {
+        AdamConfig::validate(self)
     }
 
-    fn update(&mut self, name: &str, param: &mut [f64], grad: &[f64]) -> Result<()> {
-        check::lengths(OP, name, param.len(), grad.len())?;
-        let st = check::slot(OP, &mut self.state, name, param.len())?;
-        let c = self.config;
+    fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+
+    fn learning_rate_mut(&mut self) -> &mut f64 {
+        &mut self.learning_rate
+    }
+
+    fn weight_decay(&self) -> f64 {
+        self.weight_decay
+    }
+
+    fn hyperparameters(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("beta1", self.beta1),
+            ("beta2", self.beta2),
+            ("epsilon", self.epsilon),
+            ("weight_decay", self.weight_decay),
+        ]
+    }
+
+    fn from_snapshot(state: &OptimState) -> Self {
+        AdamConfig {
+            learning_rate: state.learning_rate,
+            beta1: state.hyper("beta1"),
+            beta2: state.hyper("beta2"),
+            epsilon: state.hyper("epsilon"),
+            weight_decay: state.hyper("weight_decay"),
+        }
+    }
+
+    fn zeros(len: usize) -> Moments {
+        Moments {
+            m: vec![0.0; len],
+            v: vec![0.0; len],
+            t: 0,
+        }
+    }
+
+    fn state_len(s: &Moments) -> Option<usize> {
+        Some(s.m.len())
+    }
+
+    fn export(s: &Moments) -> ParamState {
+        ParamState {
+            step: s.t,
+            buffers: [(M.to_owned(), s.m.clone()), (V.to_owned(), s.v.clone())].into(),
+        }
+    }
+
+    fn import(p: &ParamState) -> Moments {
+        Moments {
+            m: p.buffers[M].clone(),
+            v: p.buffers[V].clone(),
+            t: p.step,
+        }
+    }
+
+    fn apply(&self, lr: f64, weight_decay: f64, w: &mut [f64], g: &[f64], st: &mut Moments) {
+        let c = self;
         st.t += 1;
         let t = st.t as f64;
         let step = Step {
-            lr: c.learning_rate,
+            lr,
             beta1: c.beta1,
             beta2: c.beta2,
             one_minus_beta1: 1.0 - c.beta1,
@@ -257,93 +274,17 @@ impl Optimizer for Adam {
             correction1: 1.0 - c.beta1.powf(t),
             correction2: 1.0 - c.beta2.powf(t),
             epsilon: c.epsilon,
-            keep: 1.0 - c.learning_rate * c.weight_decay,
+            keep: 1.0 - lr * weight_decay,
         };
         // Elementwise, so splitting it across threads changes no bit of the
-        // result; on 2 cores it halves the ~10 ms Adam takes over the final
-        // net's 2M parameters. Small parameters stay on the calling thread.
+        // result. Small parameters stay on the calling thread.
         const CHUNK: usize = 1 << 15;
-        let chunks = param
+        let chunks = w
             .par_chunks_mut(CHUNK)
-            .zip(grad.par_chunks(CHUNK))
+            .zip(g.par_chunks(CHUNK))
             .zip(st.m.par_chunks_mut(CHUNK))
             .zip(st.v.par_chunks_mut(CHUNK));
-        let decay = c.weight_decay > 0.0;
+        let decay = weight_decay > 0.0;
         chunks.for_each(|(((w, g), m), v)| fused_best(decay, w, g, m, v, step));
-        Ok(())
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check::learning_rate(OP, lr)?;
-        self.config.learning_rate = lr;
-        Ok(())
-    }
-
-    fn clear_state(&mut self) {
-        self.state.clear();
-    }
-
-    fn export_state(&self) -> OptimState {
-        let c = &self.config;
-        OptimState {
-            rule: UpdateRule::Adam,
-            learning_rate: c.learning_rate,
-            hyperparameters: HYPER
-                .iter()
-                .map(|&k| (k.to_owned(), hyper_value(c, k)))
-                .collect(),
-            params: self
-                .state
-                .iter()
-                .map(|(name, s)| {
-                    let p = ParamState {
-                        step: s.t,
-                        buffers: [(M.to_owned(), s.m.clone()), (V.to_owned(), s.v.clone())].into(),
-                    };
-                    (name.clone(), p)
-                })
-                .collect(),
-        }
-    }
-
-    fn import_state(&mut self, state: &OptimState) -> Result<()> {
-        state.validate_layout(UpdateRule::Adam, &HYPER, &[M, V], true)?;
-        let config = AdamConfig {
-            learning_rate: state.learning_rate,
-            beta1: state.hyper("beta1"),
-            beta2: state.hyper("beta2"),
-            epsilon: state.hyper("epsilon"),
-            weight_decay: state.hyper("weight_decay"),
-        };
-        config.validate()?;
-        self.config = config;
-        self.state = state
-            .params
-            .iter()
-            .map(|(name, p)| {
-                let s = Moments {
-                    m: p.buffers[M].clone(),
-                    v: p.buffers[V].clone(),
-                    t: p.step,
-                };
-                (name.clone(), s)
-            })
-            .collect();
-        Ok(())
-    }
-}
-
-/// The hyperparameter called `key` (one of [`HYPER`]).
-fn hyper_value(c: &AdamConfig, key: &str) -> f64 {
-    match key {
-        "beta1" => c.beta1,
-        "beta2" => c.beta2,
-        "epsilon" => c.epsilon,
-        "weight_decay" => c.weight_decay,
-        _ => unreachable!("not an Adam hyperparameter: {key}"),
     }
 }

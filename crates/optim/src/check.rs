@@ -1,8 +1,5 @@
-//! Hyperparameter validation and the per-parameter state lookup shared by
-//! all optimizers. Every error names the optimizer (`op`) and the offending
-//! hyperparameter or parameter.
-
-use std::collections::BTreeMap;
+//! Hyperparameter validation shared by all optimizers. Every error names the
+//! optimizer (`op`) and the offending hyperparameter or parameter.
 
 use gradtape_core::{Error, Result};
 
@@ -57,56 +54,4 @@ pub(crate) fn lengths(op: &'static str, name: &str, param: usize, grad: usize) -
             format!("parameter '{name}' has {param} elements but its gradient has {grad}"),
         ))
     }
-}
-
-/// The state of one parameter: knows its length and how to start from zeros.
-pub(crate) trait Slot {
-    /// A fresh zero state for a parameter of `len` elements.
-    fn zeros(len: usize) -> Self;
-    /// The number of parameter elements this state covers.
-    fn len(&self) -> usize;
-}
-
-/// A single buffer per parameter (momentum's velocity, RMSProp's cache).
-impl Slot for Vec<f64> {
-    fn zeros(len: usize) -> Self {
-        vec![0.0; len]
-    }
-
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-}
-
-/// The state for `name`, created (zero-filled, `len` elements) on first use.
-///
-/// Only the first call for a name allocates (the key and the buffers); later
-/// calls look the name up by `&str`. Errors if the existing state has a
-/// different length than `len`.
-#[allow(clippy::map_entry)] // `entry` would allocate the key on every call
-pub(crate) fn slot<'a, S: Slot>(
-    op: &'static str,
-    map: &'a mut BTreeMap<String, S>,
-    name: &str,
-    len: usize,
-) -> Result<&'a mut S> {
-    // `entry` would need an owned key on every call; check first so only
-    // the first update of a name allocates.
-    if !map.contains_key(name) {
-        map.insert(name.to_owned(), S::zeros(len));
-    }
-    let state = map
-        .get_mut(name)
-        .expect("state was inserted just above if missing");
-    if state.len() != len {
-        return Err(Error::invalid(
-            op,
-            format!(
-                "parameter '{name}' has {len} elements but its optimizer state has {} \
-                 (was it first updated with a different size?)",
-                state.len()
-            ),
-        ));
-    }
-    Ok(state)
 }

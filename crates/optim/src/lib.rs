@@ -1,10 +1,14 @@
-//! gradtape-optim: the update rules of the CS231n Solver (`optim.py`) on flat
-//! `f64` slices, independent of the tape.
+//! gradtape-optim: the update rules of the CS231n Solver (`optim.py`), for
+//! the parameters of a [`Tape`] or for any named `f64` slice.
 //!
-//! Every optimizer implements [`Optimizer`]: [`Optimizer::update`] changes one
-//! named parameter in place from its gradient and keeps per-parameter state
-//! (velocity, cache, Adam moments) keyed by that name, exactly as the Solver
-//! keeps one config dict per parameter. The per-element arithmetic follows
+//! Every optimizer implements [`Optimizer`]. [`Optimizer::step`] updates
+//! every parameter of a tape that has a gradient, keeping per-parameter state
+//! (velocity, cache, Adam moments) keyed by the parameter's [`Var`];
+//! [`Optimizer::update`] changes one named slice in place, keyed by the name,
+//! exactly as the Solver keeps one config dict per parameter. Names are
+//! optional for tape parameters ([`Optimizer::name_param`]): they label the
+//! state in checkpoints. [`ParamGroup`]s give some parameters their own
+//! learning rate and weight decay. The per-element arithmetic follows
 //! `optim.py` operation by operation, so the results match the NumPy
 //! reference up to the last bit (given the same `pow` from the C library).
 //!
@@ -14,6 +18,10 @@
 //! | `sgd_momentum`  | [`SgdMomentum`] | `v = momentum * v - lr * dw; w += v`                |
 //! | `rmsprop`       | [`RmsProp`]     | `cache = d * cache + (1 - d) * dw²; w -= lr * dw / (√cache + eps)` |
 //! | `adam`          | [`Adam`]        | bias-corrected Adam, optional decoupled weight decay (AdamW) |
+//!
+//! All four are one type, [`Optim`], over the rule's config; what they share
+//! (state lookup, names, groups, learning-rate decay, export and import) is
+//! written once there.
 //!
 //! All errors are [`gradtape_core::Error`] (re-exported as [`Error`]), mostly
 //! [`Error::InvalidArgument`] whose `op` is the rule name.
@@ -36,8 +44,11 @@
 
 mod adam;
 mod check;
+mod group;
 mod momentum;
+mod optim;
 mod rmsprop;
+mod rule;
 mod sgd;
 mod state;
 
@@ -46,53 +57,98 @@ use std::str::FromStr;
 
 pub use adam::{Adam, AdamConfig};
 pub use gradtape_core::{Error, Result};
+use gradtape_core::{Tape, Var};
+pub use group::ParamGroup;
 pub use momentum::{SgdMomentum, SgdMomentumConfig};
+pub use optim::Optim;
 pub use rmsprop::{RmsProp, RmsPropConfig};
 pub use sgd::{Sgd, SgdConfig};
 pub use state::{OptimState, ParamState};
 
-/// An update rule that changes named parameters in place from their gradients.
+/// An update rule with its per-parameter state.
 ///
-/// Per-parameter state is created (zero-filled) the first time a name is
-/// seen and is looked up by `&str` afterwards, so every update after the
-/// first for a given name allocates nothing. All loops are plain sequential
-/// loops: the same inputs give bit-for-bit the same outputs.
+/// State is created (zero-filled) the first time a parameter is updated;
+/// every later update of it allocates nothing. All loops are plain
+/// elementwise loops: the same inputs give bit-for-bit the same outputs.
+///
+/// ```
+/// use gradtape_core::{Tape, Tensor};
+/// use gradtape_optim::{build, Optimizer, UpdateRule};
+/// let mut tape = Tape::new();
+/// let w = tape.param(Tensor::from_vec(vec![1.0, -1.0], &[2]).unwrap()).unwrap();
+/// let mut opt = build(UpdateRule::SgdMomentum, 0.1).unwrap();
+/// opt.name_param(w, "W1").unwrap();
+/// let loss = tape.sum(w).unwrap(); // d loss / dw = 1
+/// tape.backward(loss).unwrap();
+/// opt.step(&mut tape).unwrap();
+/// assert_eq!(tape.value(w).unwrap().data(), &[0.9, -1.1]);
+/// assert_eq!(opt.export_state().params["W1"].buffer("velocity"), Some(&[-0.1, -0.1][..]));
+/// ```
 pub trait Optimizer: fmt::Debug {
     /// Which update rule this is.
     fn rule(&self) -> UpdateRule;
 
+    /// Updates every parameter of `tape` that has a gradient (from the last
+    /// [`Tape::backward`]; the tape keeps parameter gradients across
+    /// [`Tape::reset`], so stepping twice without a backward applies the same
+    /// gradient twice). State is keyed by the parameter's [`Var`].
+    ///
+    /// Errors, changing no parameter, if a parameter's state was made for a
+    /// different size (a state imported under its name).
+    fn step(&mut self, tape: &mut Tape) -> Result<()>;
+
     /// Updates one named parameter in place from its gradient; per-parameter
-    /// state is keyed by `name` and created on first use (the notebook keeps
-    /// a config per parameter).
+    /// state is keyed by `name` (the state of the tape parameter called
+    /// `name`, if one is) and created on first use.
     ///
     /// Errors (and leaves everything untouched) if `param` and `grad` differ
     /// in length, or if `name` already has state of a different length.
     fn update(&mut self, name: &str, param: &mut [f64], grad: &[f64]) -> Result<()>;
 
-    /// The current learning rate.
+    /// Names a tape parameter, so that its state is exported and imported
+    /// under `name` (a checkpoint's `adam.W1.m`). State already imported
+    /// under `name` becomes the parameter's. Renaming is allowed; a name that
+    /// belongs to another parameter is an error. Unnamed parameters are
+    /// exported as `#<index on the tape>`.
+    fn name_param(&mut self, param: Var, name: &str) -> Result<()>;
+
+    /// Adds a parameter group (its learning rate and weight decay replace
+    /// the optimizer's for its parameters) and returns its index. Errors if a
+    /// value is out of range or a parameter is already in a group.
+    fn add_group(&mut self, group: ParamGroup) -> Result<usize>;
+
+    /// The parameter groups, in the order they were added (with their
+    /// current, possibly decayed, learning rates).
+    fn groups(&self) -> &[ParamGroup];
+
+    /// The current learning rate (of parameters outside any group).
     fn learning_rate(&self) -> f64;
 
-    /// Sets the learning rate; errors if it is negative, NaN or infinite.
+    /// Sets the learning rate of parameters outside any group; errors if it
+    /// is negative, NaN or infinite.
     fn set_learning_rate(&mut self, lr: f64) -> Result<()>;
 
-    /// Multiplies the learning rate by `factor` (the Solver calls this once
-    /// per epoch with `lr_decay`). Errors if `factor` is negative, NaN or
-    /// infinite, or if the product is not a valid learning rate.
-    fn decay_learning_rate(&mut self, factor: f64) -> Result<()> {
-        check::non_negative(self.rule().name(), "lr decay factor", factor)?;
-        self.set_learning_rate(self.learning_rate() * factor)
-    }
+    /// Multiplies the learning rate, and every group's, by `factor` (the
+    /// Solver calls this once per epoch with `lr_decay`). Errors, changing
+    /// nothing, if `factor` is negative, NaN or infinite, or if a product is
+    /// not a valid learning rate.
+    fn decay_learning_rate(&mut self, factor: f64) -> Result<()>;
 
-    /// Forgets all per-parameter state (the next update of every name starts
-    /// from zeros); hyperparameters and the learning rate are kept.
+    /// Forgets all per-parameter state (the next update of every parameter
+    /// starts from zeros); hyperparameters, names, groups and the learning
+    /// rate are kept.
     fn clear_state(&mut self);
 
-    /// A snapshot of the hyperparameters and of all per-parameter state, for
-    /// checkpoints.
+    /// A snapshot of the hyperparameters (groups' as `group<i>.learning_rate`
+    /// and `group<i>.weight_decay`) and of all per-parameter state, by name,
+    /// for checkpoints.
     fn export_state(&self) -> OptimState;
 
     /// Replaces hyperparameters and per-parameter state with a snapshot made
-    /// by [`Optimizer::export_state`] of the same rule.
+    /// by [`Optimizer::export_state`] of the same rule, with as many groups.
+    /// State goes to the tape parameter of that name if there is one, else
+    /// waits under the name (for [`Optimizer::update`] or
+    /// [`Optimizer::name_param`]).
     ///
     /// The snapshot is validated completely first (rule, hyperparameter names
     /// and values, buffer names and lengths, step counts); on error nothing

@@ -1,17 +1,21 @@
 //! SGD with momentum, `optim.py`'s `sgd_momentum`.
 
-use std::collections::BTreeMap;
-
 use gradtape_core::Result;
 
-use crate::check;
-use crate::state::{export_buffers, import_buffers, OptimState};
-use crate::{Optimizer, UpdateRule};
+use crate::rule::{export_buffer, shrink, Rule};
+use crate::state::{OptimState, ParamState};
+use crate::{check, Optim, UpdateRule};
 
 const OP: &str = "sgd_momentum";
 const VELOCITY: &str = "velocity";
 
 /// Hyperparameters of [`SgdMomentum`].
+///
+/// ```
+/// use gradtape_optim::SgdMomentumConfig;
+/// assert_eq!(SgdMomentumConfig::default().momentum, 0.9);
+/// assert!(SgdMomentumConfig { momentum: 1.0, ..Default::default() }.validate().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SgdMomentumConfig {
     /// Step size; finite and `>= 0`. Default `1e-2`.
@@ -40,7 +44,7 @@ impl SgdMomentumConfig {
 
 /// SGD with momentum, per element:
 /// `v = momentum * v - learning_rate * dw; w = w + v`, with `v` starting at
-/// zero for each parameter name.
+/// zero for each parameter.
 ///
 /// ```
 /// use gradtape_optim::{Optimizer, SgdMomentum, SgdMomentumConfig};
@@ -49,95 +53,68 @@ impl SgdMomentumConfig {
 /// opt.update("W", &mut w, &[1.0]).unwrap(); // v = -0.5
 /// opt.update("W", &mut w, &[1.0]).unwrap(); // v = 0.5 * -0.5 - 0.5 = -0.75
 /// assert_eq!(w, [-1.25]);
+/// assert_eq!(opt.velocity("W"), Some(&[-0.75][..]));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct SgdMomentum {
-    config: SgdMomentumConfig,
-    state: BTreeMap<String, Vec<f64>>,
-}
+pub type SgdMomentum = Optim<SgdMomentumConfig>;
 
 impl SgdMomentum {
-    /// Validates `config` and builds the optimizer with no state yet.
-    pub fn new(config: SgdMomentumConfig) -> Result<Self> {
-        config.validate()?;
-        Ok(SgdMomentum {
-            config,
-            state: BTreeMap::new(),
-        })
-    }
-
-    /// The current hyperparameters (with the current learning rate).
-    pub fn config(&self) -> &SgdMomentumConfig {
-        &self.config
-    }
-
     /// The velocity of parameter `name`, if it has been updated.
     pub fn velocity(&self, name: &str) -> Option<&[f64]> {
-        self.state.get(name).map(|v| v.as_slice())
+        self.state_by_name(name).map(Vec::as_slice)
     }
 }
 
-impl Default for SgdMomentum {
-    /// SGD with momentum and [`SgdMomentumConfig::default`].
-    fn default() -> Self {
-        SgdMomentum {
-            config: SgdMomentumConfig::default(),
-            state: BTreeMap::new(),
-        }
-    }
-}
+impl Rule for SgdMomentumConfig {
+    type State = Vec<f64>;
+    const RULE: UpdateRule = UpdateRule::SgdMomentum;
+    const BUFFERS: &'static [&'static str] = &[VELOCITY];
+    const COUNTS_STEPS: bool = false;
 
-impl Optimizer for SgdMomentum {
-    fn rule(&self) -> UpdateRule {
-        UpdateRule::SgdMomentum
-    }
-
-    fn update(&mut self, name: &str, param: &mut [f64], grad: &[f64]) -> Result<()> {
-        check::lengths(OP, name, param.len(), grad.len())?;
-        let v = check::slot(OP, &mut self.state, name, param.len())?;
-        let SgdMomentumConfig {
-            learning_rate: lr,
-            momentum: mu,
-        } = self.config;
-        for ((w, &dw), v) in param.iter_mut().zip(grad).zip(v.iter_mut()) {
-            *v = mu * *v - lr * dw;
-            *w += *v;
-        }
-        Ok(())
+    fn validate(&self) -> Result<()> {
+        SgdMomentumConfig::validate(self)
     }
 
     fn learning_rate(&self) -> f64 {
-        self.config.learning_rate
+        self.learning_rate
     }
 
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check::learning_rate(OP, lr)?;
-        self.config.learning_rate = lr;
-        Ok(())
+    fn learning_rate_mut(&mut self) -> &mut f64 {
+        &mut self.learning_rate
     }
 
-    fn clear_state(&mut self) {
-        self.state.clear();
+    fn hyperparameters(&self) -> Vec<(&'static str, f64)> {
+        vec![("momentum", self.momentum)]
     }
 
-    fn export_state(&self) -> OptimState {
-        OptimState {
-            rule: UpdateRule::SgdMomentum,
-            learning_rate: self.config.learning_rate,
-            hyperparameters: [("momentum".to_owned(), self.config.momentum)].into(),
-            params: export_buffers(&self.state, VELOCITY),
+    fn from_snapshot(state: &OptimState) -> Self {
+        SgdMomentumConfig {
+            learning_rate: state.learning_rate,
+            momentum: state.hyper("momentum"),
         }
     }
 
-    fn import_state(&mut self, state: &OptimState) -> Result<()> {
-        state.validate_layout(UpdateRule::SgdMomentum, &["momentum"], &[VELOCITY], false)?;
-        let config = SgdMomentumConfig {
-            learning_rate: state.learning_rate,
-            momentum: state.hyper("momentum"),
-        };
-        config.validate()?;
-        self.config = config;
-        self.state = import_buffers(state, VELOCITY);
-        Ok(())
+    fn zeros(len: usize) -> Vec<f64> {
+        vec![0.0; len]
+    }
+
+    fn state_len(v: &Vec<f64>) -> Option<usize> {
+        Some(v.len())
+    }
+
+    fn export(v: &Vec<f64>) -> ParamState {
+        export_buffer(VELOCITY, v)
+    }
+
+    fn import(p: &ParamState) -> Vec<f64> {
+        p.buffers[VELOCITY].clone()
+    }
+
+    fn apply(&self, lr: f64, weight_decay: f64, w: &mut [f64], g: &[f64], v: &mut Vec<f64>) {
+        shrink(w, lr, weight_decay);
+        let mu = self.momentum;
+        for ((w, &dw), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
+            *v = mu * *v - lr * dw;
+            *w += *v;
+        }
     }
 }

@@ -1,17 +1,21 @@
 //! RMSProp, `optim.py`'s `rmsprop`.
 
-use std::collections::BTreeMap;
-
 use gradtape_core::Result;
 
-use crate::check;
-use crate::state::{export_buffers, import_buffers, OptimState};
-use crate::{Optimizer, UpdateRule};
+use crate::rule::{export_buffer, shrink, Rule};
+use crate::state::{OptimState, ParamState};
+use crate::{check, Optim, UpdateRule};
 
 const OP: &str = "rmsprop";
 const CACHE: &str = "cache";
 
 /// Hyperparameters of [`RmsProp`].
+///
+/// ```
+/// use gradtape_optim::RmsPropConfig;
+/// assert_eq!(RmsPropConfig::default().decay_rate, 0.99);
+/// assert!(RmsPropConfig { epsilon: 0.0, ..Default::default() }.validate().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RmsPropConfig {
     /// Step size; finite and `>= 0`. Default `1e-2`.
@@ -47,7 +51,7 @@ impl RmsPropConfig {
 /// RMSProp, per element:
 /// `cache = decay_rate * cache + (1 - decay_rate) * dw²;
 /// w = w - learning_rate * dw / (sqrt(cache) + epsilon)`,
-/// with `cache` starting at zero for each parameter name.
+/// with `cache` starting at zero for each parameter.
 ///
 /// ```
 /// use gradtape_optim::{Optimizer, RmsProp, RmsPropConfig};
@@ -55,110 +59,73 @@ impl RmsPropConfig {
 /// let mut w = [1.0];
 /// opt.update("W", &mut w, &[2.0]).unwrap(); // cache = 0.25 * 4 = 1
 /// assert!((w[0] - (1.0 - 0.1 * 2.0 / (1.0 + 1e-8))).abs() < 1e-15);
+/// assert_eq!(opt.cache("W"), Some(&[1.0][..]));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct RmsProp {
-    config: RmsPropConfig,
-    state: BTreeMap<String, Vec<f64>>,
-}
+pub type RmsProp = Optim<RmsPropConfig>;
 
 impl RmsProp {
-    /// Validates `config` and builds the optimizer with no state yet.
-    pub fn new(config: RmsPropConfig) -> Result<Self> {
-        config.validate()?;
-        Ok(RmsProp {
-            config,
-            state: BTreeMap::new(),
-        })
-    }
-
-    /// The current hyperparameters (with the current learning rate).
-    pub fn config(&self) -> &RmsPropConfig {
-        &self.config
-    }
-
     /// The squared-gradient cache of parameter `name`, if it has been updated.
     pub fn cache(&self, name: &str) -> Option<&[f64]> {
-        self.state.get(name).map(|c| c.as_slice())
+        self.state_by_name(name).map(Vec::as_slice)
     }
 }
 
-impl Default for RmsProp {
-    /// RMSProp with [`RmsPropConfig::default`].
-    fn default() -> Self {
-        RmsProp {
-            config: RmsPropConfig::default(),
-            state: BTreeMap::new(),
+impl Rule for RmsPropConfig {
+    type State = Vec<f64>;
+    const RULE: UpdateRule = UpdateRule::RmsProp;
+    const BUFFERS: &'static [&'static str] = &[CACHE];
+    const COUNTS_STEPS: bool = false;
+
+    fn validate(&self) -> Result<()> {
+        RmsPropConfig::validate(self)
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+
+    fn learning_rate_mut(&mut self) -> &mut f64 {
+        &mut self.learning_rate
+    }
+
+    fn hyperparameters(&self) -> Vec<(&'static str, f64)> {
+        vec![("decay_rate", self.decay_rate), ("epsilon", self.epsilon)]
+    }
+
+    fn from_snapshot(state: &OptimState) -> Self {
+        RmsPropConfig {
+            learning_rate: state.learning_rate,
+            decay_rate: state.hyper("decay_rate"),
+            epsilon: state.hyper("epsilon"),
         }
     }
-}
 
-impl Optimizer for RmsProp {
-    fn rule(&self) -> UpdateRule {
-        UpdateRule::RmsProp
+    fn zeros(len: usize) -> Vec<f64> {
+        vec![0.0; len]
     }
 
-    fn update(&mut self, name: &str, param: &mut [f64], grad: &[f64]) -> Result<()> {
-        check::lengths(OP, name, param.len(), grad.len())?;
-        let cache = check::slot(OP, &mut self.state, name, param.len())?;
-        let RmsPropConfig {
-            learning_rate: lr,
-            decay_rate: d,
-            epsilon: eps,
-        } = self.config;
+    fn state_len(c: &Vec<f64>) -> Option<usize> {
+        Some(c.len())
+    }
+
+    fn export(c: &Vec<f64>) -> ParamState {
+        export_buffer(CACHE, c)
+    }
+
+    fn import(p: &ParamState) -> Vec<f64> {
+        p.buffers[CACHE].clone()
+    }
+
+    fn apply(&self, lr: f64, weight_decay: f64, w: &mut [f64], g: &[f64], cache: &mut Vec<f64>) {
+        shrink(w, lr, weight_decay);
+        let (d, eps) = (self.decay_rate, self.epsilon);
         let one_minus_d = 1.0 - d;
         // Same operation order as optim.py:
         //   cache = d * cache + (1 - d) * (dw**2)
         //   next_w = w - lr * dw / (np.sqrt(cache) + eps)
-        for ((w, &dw), c) in param.iter_mut().zip(grad).zip(cache.iter_mut()) {
+        for ((w, &dw), c) in w.iter_mut().zip(g).zip(cache.iter_mut()) {
             *c = d * *c + one_minus_d * (dw * dw);
             *w -= lr * dw / (c.sqrt() + eps);
         }
-        Ok(())
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.config.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check::learning_rate(OP, lr)?;
-        self.config.learning_rate = lr;
-        Ok(())
-    }
-
-    fn clear_state(&mut self) {
-        self.state.clear();
-    }
-
-    fn export_state(&self) -> OptimState {
-        OptimState {
-            rule: UpdateRule::RmsProp,
-            learning_rate: self.config.learning_rate,
-            hyperparameters: [
-                ("decay_rate".to_owned(), self.config.decay_rate),
-                ("epsilon".to_owned(), self.config.epsilon),
-            ]
-            .into(),
-            params: export_buffers(&self.state, CACHE),
-        }
-    }
-
-    fn import_state(&mut self, state: &OptimState) -> Result<()> {
-        state.validate_layout(
-            UpdateRule::RmsProp,
-            &["decay_rate", "epsilon"],
-            &[CACHE],
-            false,
-        )?;
-        let config = RmsPropConfig {
-            learning_rate: state.learning_rate,
-            decay_rate: state.hyper("decay_rate"),
-            epsilon: state.hyper("epsilon"),
-        };
-        config.validate()?;
-        self.config = config;
-        self.state = import_buffers(state, CACHE);
-        Ok(())
     }
 }

@@ -2,12 +2,19 @@
 
 use gradtape_core::Result;
 
-use crate::state::OptimState;
-use crate::{check, Optimizer, UpdateRule};
+use crate::rule::{shrink, Rule};
+use crate::state::{OptimState, ParamState};
+use crate::{check, Optim, UpdateRule};
 
 const OP: &str = "sgd";
 
 /// Hyperparameters of [`Sgd`].
+///
+/// ```
+/// use gradtape_optim::SgdConfig;
+/// assert_eq!(SgdConfig::default().learning_rate, 1e-2);
+/// assert!(SgdConfig { learning_rate: -1.0 }.validate().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SgdConfig {
     /// Step size; finite and `>= 0`. Default `1e-2`.
@@ -39,75 +46,52 @@ impl SgdConfig {
 /// opt.update("W", &mut w, &[1.0, 2.0]).unwrap();
 /// assert_eq!(w, [0.5, -2.0]);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sgd {
-    config: SgdConfig,
-}
+pub type Sgd = Optim<SgdConfig>;
 
-impl Sgd {
-    /// Validates `config` and builds the optimizer.
-    pub fn new(config: SgdConfig) -> Result<Self> {
-        config.validate()?;
-        Ok(Sgd { config })
-    }
+impl Rule for SgdConfig {
+    type State = ();
+    const RULE: UpdateRule = UpdateRule::Sgd;
+    const BUFFERS: &'static [&'static str] = &[];
+    const COUNTS_STEPS: bool = false;
 
-    /// The current hyperparameters (with the current learning rate).
-    pub fn config(&self) -> &SgdConfig {
-        &self.config
-    }
-}
-
-impl Default for Sgd {
-    /// SGD with [`SgdConfig::default`].
-    fn default() -> Self {
-        Sgd {
-            config: SgdConfig::default(),
-        }
-    }
-}
-
-impl Optimizer for Sgd {
-    fn rule(&self) -> UpdateRule {
-        UpdateRule::Sgd
-    }
-
-    fn update(&mut self, name: &str, param: &mut [f64], grad: &[f64]) -> Result<()> {
-        check::lengths(OP, name, param.len(), grad.len())?;
-        let lr = self.config.learning_rate;
-        for (w, &dw) in param.iter_mut().zip(grad) {
-            *w -= lr * dw;
-        }
-        Ok(())
+    fn validate(&self) -> Result<()> {
+        SgdConfig::validate(self)
     }
 
     fn learning_rate(&self) -> f64 {
-        self.config.learning_rate
+        self.learning_rate
     }
 
-    fn set_learning_rate(&mut self, lr: f64) -> Result<()> {
-        check::learning_rate(OP, lr)?;
-        self.config.learning_rate = lr;
-        Ok(())
+    fn learning_rate_mut(&mut self) -> &mut f64 {
+        &mut self.learning_rate
     }
 
-    fn clear_state(&mut self) {}
+    fn hyperparameters(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
 
-    fn export_state(&self) -> OptimState {
-        OptimState {
-            rule: UpdateRule::Sgd,
-            learning_rate: self.config.learning_rate,
-            hyperparameters: Default::default(),
-            params: Default::default(),
+    fn from_snapshot(state: &OptimState) -> Self {
+        SgdConfig {
+            learning_rate: state.learning_rate,
         }
     }
 
-    fn import_state(&mut self, state: &OptimState) -> Result<()> {
-        state.validate_layout(UpdateRule::Sgd, &[], &[], false)?;
-        let config = SgdConfig {
-            learning_rate: state.learning_rate,
-        };
-        config.validate()?;
-        self.config = config;
-        Ok(())
+    fn zeros(_: usize) -> Self::State {}
+
+    fn state_len(_: &Self::State) -> Option<usize> {
+        None
+    }
+
+    fn export(_: &Self::State) -> ParamState {
+        ParamState::default()
+    }
+
+    fn import(_: &ParamState) -> Self::State {}
+
+    fn apply(&self, lr: f64, weight_decay: f64, w: &mut [f64], g: &[f64], _: &mut ()) {
+        shrink(w, lr, weight_decay);
+        for (w, &dw) in w.iter_mut().zip(g) {
+            *w -= lr * dw;
+        }
     }
 }

@@ -173,31 +173,3 @@ fn same_keys<'a>(
     }
     Ok(())
 }
-
-/// Per-parameter state of a rule that keeps one buffer per parameter and no
-/// step count (momentum's velocity, RMSProp's cache), named `buffer`.
-pub(crate) fn export_buffers(
-    state: &BTreeMap<String, Vec<f64>>,
-    buffer: &str,
-) -> BTreeMap<String, ParamState> {
-    state
-        .iter()
-        .map(|(name, b)| {
-            let p = ParamState {
-                step: 0,
-                buffers: [(buffer.to_owned(), b.clone())].into(),
-            };
-            (name.clone(), p)
-        })
-        .collect()
-}
-
-/// The inverse of [`export_buffers`], for a state whose layout was already
-/// validated (every parameter holds `buffer`).
-pub(crate) fn import_buffers(state: &OptimState, buffer: &str) -> BTreeMap<String, Vec<f64>> {
-    state
-        .params
-        .iter()
-        .map(|(name, p)| (name.clone(), p.buffers[buffer].clone()))
-        .collect()
-}

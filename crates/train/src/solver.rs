@@ -356,10 +356,7 @@ impl<M: Model, D: Dataset> Solver<M, D> {
                 source: Box::new(e),
             };
             let loss = self.model.train_loss(&x, &y).map_err(at)?;
-            let optimizer = &mut self.optimizer;
-            self.model
-                .update_params(&mut |name, w, g| optimizer.update(name, w, g))
-                .map_err(at)?;
+            self.model.step(self.optimizer.as_mut()).map_err(at)?;
             self.history.loss_history.push(loss);
             if self.options.verbose && t % self.options.print_every.max(1) == 0 {
                 println!(

@@ -3,7 +3,7 @@
 //! run goes on (and its loss shows the NaN).
 
 use gradtape_core::{rng_from_seed, Error, Tensor};
-use gradtape_nn::{FcConfig, FullyConnectedNet};
+use gradtape_nn::{FcConfig, FullyConnectedNet, Normalization};
 use gradtape_optim::UpdateRule;
 use gradtape_train::{InMemory, Solver, SolverOptions};
 
@@ -21,7 +21,7 @@ fn solver(train: InMemory, detect_anomaly: bool) -> Solver<FullyConnectedNet, In
         hidden_dims: vec![16],
         input_dim: 6,
         num_classes: 4,
-        use_batchnorm: true,
+        normalization: Normalization::BatchNorm,
         dropout: 0.8,
         weight_scale: 0.1,
         ..FcConfig::default()

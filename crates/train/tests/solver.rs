@@ -5,7 +5,7 @@
 use gradtape_core::{rng_from_seed, Tensor};
 use gradtape_data::testing::cifar10_or_skip;
 use gradtape_data::{get_cifar10_data, Cifar10};
-use gradtape_nn::{FcConfig, FullyConnectedNet, Model};
+use gradtape_nn::{FcConfig, FullyConnectedNet, Model, Normalization};
 use gradtape_optim::UpdateRule;
 use gradtape_train::{Dataset, InMemory, Solver, SolverOptions};
 
@@ -68,7 +68,7 @@ fn toy_solver(seed: u64, model_seed: u64) -> Solver<FullyConnectedNet, InMemory>
         input_dim: 6,
         num_classes: 4,
         dropout: 0.7,
-        use_batchnorm: true,
+        normalization: Normalization::BatchNorm,
         weight_scale: 1e-1,
         seed: model_seed,
         ..FcConfig::default()

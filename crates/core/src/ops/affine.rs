@@ -1,6 +1,7 @@
 //! Affine layer: `x W + b`, with `x` of shape `(N, d1, ..., dk)` read as
 //! `(N, D)`. Both backward products pass transposes as strides, so no matrix
-//! is copied, and accumulate straight into the gradient buffers (beta = 1).
+//! is copied, and write straight into the gradient buffers: overwriting on a
+//! gradient's first contribution (beta = 0), adding on later ones (beta = 1).
 
 use crate::{gemm, Error, Result, Shape, Tape, Var};
 
@@ -68,23 +69,21 @@ impl Tape {
 
         self.record(OP, out, &[x, w, b], move |ctx, grads| {
             let g = ctx.grad_out().data();
-            // beta = 0 on a gradient's first contribution: the product
-            // overwrites the buffer instead of adding to zeros.
-            let beta = |overwrite: bool| if overwrite { 0.0 } else { 1.0 };
-            if let Some((gx, overwrite)) = grads.contribute(x) {
-                // dx (N, D) += dY (N, M) * W^T
-                let wv = ctx.value(w).data();
-                gemm(n, m, d, 1.0, g, false, wv, true, beta(overwrite), gx);
+            if let Some(slot) = grads.slot(x) {
+                // dx (N, D) = dY (N, M) * W^T, + the old dx unless fresh
+                let (gx, beta) = slot.gemm_target();
+                gemm(n, m, d, 1.0, g, false, ctx.value(w).data(), true, beta, gx);
             }
-            if let Some((gw, overwrite)) = grads.contribute(w) {
-                // dW (D, M) += X^T (D, N) * dY (N, M)
-                let xv = ctx.value(x).data();
-                gemm(d, n, m, 1.0, xv, true, g, false, beta(overwrite), gw);
+            if let Some(slot) = grads.slot(w) {
+                // dW (D, M) = X^T (D, N) * dY (N, M), + the old dW unless fresh
+                let (gw, beta) = slot.gemm_target();
+                gemm(d, n, m, 1.0, ctx.value(x).data(), true, g, false, beta, gw);
             }
             // db (M values) is too small for skipping its zeroing to matter.
-            if let Some(gb) = grads.get(b) {
+            if let Some(slot) = grads.slot(b) {
+                let gb = slot.zeroed();
                 for row in g.chunks(m.max(1)) {
-                    super::arith::add_assign(gb, row);
+                    super::add_assign(gb, row);
                 }
             }
         })

@@ -148,31 +148,29 @@ impl Tape {
                     sum_gh[j] += gr[j] * hr[j];
                 }
             }
-            if let Some(gb) = grads.get(beta) {
-                super::arith::add_assign(gb, &sum_g);
+            if let Some(slot) = grads.slot(beta) {
+                super::add_assign(slot.zeroed(), &sum_g);
             }
-            if let Some(gg) = grads.get(gamma) {
-                super::arith::add_assign(gg, &sum_gh);
+            if let Some(slot) = grads.slot(gamma) {
+                super::add_assign(slot.zeroed(), &sum_gh);
             }
-            if let Some((gx, overwrite)) = grads.contribute(x) {
+            if let Some(slot) = grads.slot(x) {
                 let gam = ctx.value(gamma).data();
                 let s = ctx.value(inv_std).data();
                 let nf = n as f64;
-                for ((gxr, gr), hr) in gx.chunks_mut(d).zip(g.chunks(d)).zip(h.chunks(d)) {
-                    for j in 0..d {
+                let (sum_g, sum_gh) = (&sum_g, &sum_gh);
+                // Row by row, in the buffer's (N, D) order.
+                let dx = g.chunks(d).zip(h.chunks(d)).flat_map(|(gr, hr)| {
+                    (0..d).map(move |j| {
                         let k = gam[j] * s[j];
-                        let v = match mode {
+                        match mode {
                             // dx = gamma/sigma * (dY - mean(dY) - xhat * mean(dY * xhat))
                             Mode::Train => k * (gr[j] - (sum_g[j] + hr[j] * sum_gh[j]) / nf),
                             Mode::Test => k * gr[j],
-                        };
-                        if overwrite {
-                            gxr[j] = v;
-                        } else {
-                            gxr[j] += v;
                         }
-                    }
-                }
+                    })
+                });
+                slot.write(dx);
             }
         })
     }
@@ -184,7 +182,7 @@ fn column_mean_var(x: &[f64], n: usize, d: usize) -> (Vec<f64>, Vec<f64>) {
     let nf = n as f64;
     let mut mean = vec![0.0; d];
     for row in x.chunks(d) {
-        super::arith::add_assign(&mut mean, row);
+        super::add_assign(&mut mean, row);
     }
     mean.iter_mut().for_each(|m| *m /= nf);
     let mut var = vec![0.0; d];

@@ -3,7 +3,7 @@
 //! equals the input and test time needs no rescaling: it is the identity.
 
 use crate::random::{uniform, Rng};
-use crate::{accumulate, Error, Mode, Result, Tape, Var};
+use crate::{Error, Mode, Result, Tape, Var};
 
 impl Tape {
     /// Inverted dropout with keep probability `p` in (0, 1]. In
@@ -46,9 +46,9 @@ impl Tape {
         apply_mask(mask.data_mut(), out.data_mut(), self.value(x)?.data(), p);
         let mask = self.cache(mask);
         self.record(OP, out, &[x], move |ctx, grads| {
-            if let Some((gx, overwrite)) = grads.contribute(x) {
+            if let Some(slot) = grads.slot(x) {
                 let d = ctx.grad_out().data().iter().zip(ctx.value(mask).data());
-                accumulate(gx, overwrite, d.map(|(d, m)| d * m));
+                slot.write(d.map(|(d, m)| d * m));
             }
         })
     }

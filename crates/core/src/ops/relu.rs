@@ -1,6 +1,7 @@
-//! ReLU: `max(x, 0)`; its gradient passes where the input was positive.
+//! ReLU, `max(x, 0)`, and leaky ReLU: the gradient passes where the input
+//! was positive (and is scaled by the slope elsewhere, for leaky ReLU).
 
-use crate::{accumulate, Result, Tape, Var};
+use crate::{Result, Tape, Var};
 
 impl Tape {
     /// `max(x, 0)`, elementwise; NaN stays NaN (as in NumPy), so a NaN
@@ -27,16 +28,40 @@ impl Tape {
             *o = if v < 0.0 { 0.0 } else { v };
         }
         self.record("relu", out, &[x], move |ctx, grads| {
-            if let Some((g, overwrite)) = grads.contribute(x) {
+            if let Some(slot) = grads.slot(x) {
                 let xs = ctx.value(x).data();
                 // A select, not a branch: the sign pattern is random, and
                 // mispredictions cost more than the arithmetic.
                 let d = ctx.grad_out().data().iter().zip(xs);
-                accumulate(
-                    g,
-                    overwrite,
-                    d.map(|(&d, &x)| if x > 0.0 { d } else { 0.0 }),
-                );
+                slot.write(d.map(|(&d, &x)| if x > 0.0 { d } else { 0.0 }));
+            }
+        })
+    }
+
+    /// Leaky ReLU: `x` where `x > 0`, `slope * x` elsewhere; `dx = g` where
+    /// `x > 0`, `slope * g` elsewhere. NaN stays NaN. An error for a slope
+    /// that is not finite.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// let mut t = Tape::new();
+    /// let x = t.input(Tensor::from_vec(vec![-2.0, 3.0], &[2]).unwrap());
+    /// let y = t.leaky_relu(x, 0.1).unwrap();
+    /// assert_eq!(t.value(y).unwrap().data(), &[-0.2, 3.0]);
+    /// ```
+    pub fn leaky_relu(&mut self, x: Var, slope: f64) -> Result<Var> {
+        const OP: &str = "leaky_relu";
+        super::unary::finite_arg(OP, "slope", slope)?;
+        self.check(OP, x)?;
+        let dims = self.value(x)?.shape().clone();
+        let mut out = self.alloc_scratch(&dims);
+        for (o, &v) in out.data_mut().iter_mut().zip(self.value(x)?.data()) {
+            *o = if v > 0.0 { v } else { slope * v };
+        }
+        self.record(OP, out, &[x], move |ctx, grads| {
+            if let Some(slot) = grads.slot(x) {
+                let d = ctx.grad_out().data().iter().zip(ctx.value(x).data());
+                slot.write(d.map(|(&d, &x)| if x > 0.0 { d } else { slope * d }));
             }
         })
     }

@@ -1,5 +1,5 @@
-//! Softmax and the softmax cross-entropy loss, both shifted by the row max so
-//! that `exp` never overflows.
+//! Softmax, log-softmax and the softmax cross-entropy loss, all shifted by
+//! the row max so that `exp` never overflows.
 
 use crate::{Error, Result, Tape, Tensor, Var};
 
@@ -48,19 +48,65 @@ impl Tape {
         const OP: &str = "softmax";
         let (_, c) = self.scores_shape(OP, scores)?;
         let dims = self.value(scores)?.shape().clone();
-        let mut out = self.alloc(&dims);
+        let mut out = self.alloc_scratch(&dims);
         softmax_into(self.value(scores)?.data(), c, out.data_mut());
-        let probs = self.cache(out.clone());
         self.record(OP, out, &[scores], move |ctx, grads| {
-            if let Some(gs) = grads.get(scores) {
-                // ds = p * (g - sum(g * p)) per row
-                let rows = gs.chunks_mut(c).zip(ctx.grad_out().data().chunks(c));
-                for ((gr, dr), pr) in rows.zip(ctx.value(probs).data().chunks(c)) {
+            if let Some(slot) = grads.slot(scores) {
+                // ds = p * (g - sum(g * p)) per row, p the op's output
+                let rows = ctx
+                    .grad_out()
+                    .data()
+                    .chunks(c)
+                    .zip(ctx.output().data().chunks(c));
+                slot.write(rows.flat_map(|(dr, pr)| {
                     let dot: f64 = dr.iter().zip(pr).map(|(d, p)| d * p).sum();
-                    for j in 0..c {
-                        gr[j] += pr[j] * (dr[j] - dot);
-                    }
-                }
+                    dr.iter().zip(pr).map(move |(d, p)| p * (d - dot))
+                }));
+            }
+        })
+    }
+
+    /// Row-wise log-softmax of `(N, C)` scores: `s - max - log(sum(exp(s - max)))`
+    /// per row, finite for any finite scores. `ds = g - softmax(s) * sum(g)`
+    /// per row, the softmax read back from the output as `exp(y)`.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// let mut t = Tape::new();
+    /// let s = t.input(Tensor::from_vec(vec![0.0, 0.0, 1000.0, 0.0], &[2, 2]).unwrap());
+    /// let y = t.log_softmax(s).unwrap();
+    /// let y = t.value(y).unwrap().data();
+    /// assert_eq!(y[0], -(2f64.ln()));
+    /// assert_eq!((y[2], y[3]), (0.0, -1000.0)); // no overflow, no log(0)
+    /// ```
+    pub fn log_softmax(&mut self, scores: Var) -> Result<Var> {
+        const OP: &str = "log_softmax";
+        let (_, c) = self.scores_shape(OP, scores)?;
+        let dims = self.value(scores)?.shape().clone();
+        let mut out = self.alloc_scratch(&dims);
+        let rows = self
+            .value(scores)?
+            .data()
+            .chunks(c)
+            .zip(out.data_mut().chunks_mut(c));
+        for (sr, yr) in rows {
+            let max = sr.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let lse = max + sr.iter().map(|s| (s - max).exp()).sum::<f64>().ln();
+            for (y, s) in yr.iter_mut().zip(sr) {
+                *y = s - lse;
+            }
+        }
+        self.record(OP, out, &[scores], move |ctx, grads| {
+            if let Some(slot) = grads.slot(scores) {
+                let rows = ctx
+                    .grad_out()
+                    .data()
+                    .chunks(c)
+                    .zip(ctx.output().data().chunks(c));
+                slot.write(rows.flat_map(|(dr, yr)| {
+                    let total: f64 = dr.iter().sum();
+                    dr.iter().zip(yr).map(move |(d, y)| d - y.exp() * total)
+                }));
             }
         })
     }
@@ -124,15 +170,15 @@ impl Tape {
             Tensor::scalar(loss / nf),
             &[scores],
             move |ctx, grads| {
-                if let Some(gs) = grads.get(scores) {
+                if let Some(slot) = grads.slot(scores) {
+                    // ds = k * (p - onehot(y)), k = dL / N
                     let k = ctx.grad_out().data()[0] / nf;
-                    let rows = gs.chunks_mut(c).zip(ctx.value(probs).data().chunks(c));
-                    for ((gr, pr), &y) in rows.zip(&labels) {
-                        for j in 0..c {
-                            gr[j] += k * pr[j];
-                        }
-                        gr[y] -= k;
-                    }
+                    let rows = ctx.value(probs).data().chunks(c).zip(&labels);
+                    slot.write(rows.flat_map(|(pr, &y)| {
+                        pr.iter()
+                            .enumerate()
+                            .map(move |(j, p)| if j == y { k * p - k } else { k * p })
+                    }));
                 }
             },
         )
