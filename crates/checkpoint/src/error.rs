@@ -142,6 +142,27 @@ pub enum CheckpointError {
         end: u64,
     },
 
+    /// A tensor holding a value no trained net has: NaN or an infinity in
+    /// a parameter, a batchnorm statistic or the optimizer's state, or a
+    /// negative running variance. The file is intact (its checksums pass)
+    /// but it was saved from a diverged run, or forged.
+    #[error(
+        "{path}: tensor '{name}' holds {value:?} at index {index}: {rule}",
+        path = path.display()
+    )]
+    BadValue {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        name: String,
+        /// The first bad element's index (row-major).
+        index: usize,
+        /// Its value.
+        value: f64,
+        /// What the tensor's values must be.
+        rule: &'static str,
+    },
+
     /// The checkpoint's configuration is not the one asked for.
     #[error(
         "{path}: configuration mismatch: {field} is {found} in the checkpoint but {expected} here",

@@ -27,9 +27,12 @@
 //! and kind, the configuration, that every tensor the configuration implies
 //! is there (and nothing else), F64, of the right shape, then both checksums,
 //! and only then decodes; every error ([`CheckpointError`]) names the file
-//! and the tensor, metadata entry or byte offset at fault. Nothing is
-//! allocated from a size the file claims before the file is known to be
-//! that long.
+//! and the tensor, metadata entry or byte offset at fault. Parameters,
+//! batchnorm running means and optimizer buffers must be finite, running
+//! variances finite and >= 0 ([`CheckpointError::BadValue`]): a file saved
+//! from a diverged run, or forged with valid checksums, is not loaded.
+//! Nothing is allocated from a size the file claims before the file is
+//! known to be that long.
 //!
 //! ```
 //! use gradtape_checkpoint::{load_net, save_net};
@@ -617,27 +620,64 @@ fn decode_net(file: &Parsed, prefix: &str, config: &FcConfig, bn_key: &str) -> R
             ),
         });
     }
-    let tensor = |name: &str, shape: &[usize]| {
-        Tensor::from_vec(file.values(&format!("{prefix}{name}")), shape)
-            .expect("shape checked against the data length")
+    let tensor = |name: &str, shape: &[usize], values: Values| {
+        let name = format!("{prefix}{name}");
+        let data = checked_values(file, &name, values)?;
+        Ok(Tensor::from_vec(data, shape).expect("shape checked against the data length"))
     };
     let params = l
         .params
         .iter()
-        .map(|(name, shape)| (name.clone(), tensor(name, shape)))
-        .collect();
+        .map(|(name, shape)| Ok((name.clone(), tensor(name, shape, Values::Finite)?)))
+        .collect::<Result<_>>()?;
     let batchnorm = l
         .batchnorm
         .iter()
         .zip(constants)
-        .map(|((name, d), c)| BatchNormStats {
-            running_mean: tensor(&format!("{name}.running_mean"), &[*d]),
-            running_var: tensor(&format!("{name}.running_var"), &[*d]),
-            momentum: c.momentum,
-            eps: c.eps,
+        .map(|((name, d), c)| {
+            Ok(BatchNormStats {
+                running_mean: tensor(&format!("{name}.running_mean"), &[*d], Values::Finite)?,
+                running_var: tensor(&format!("{name}.running_var"), &[*d], Values::Variance)?,
+                momentum: c.momentum,
+                eps: c.eps,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(NetState { params, batchnorm })
+}
+
+/// What a tensor's values must be to be loaded.
+#[derive(Clone, Copy)]
+enum Values {
+    /// Finite (parameters, running means, optimizer buffers).
+    Finite,
+    /// Finite and >= 0 (running variances).
+    Variance,
+}
+
+/// The values of tensor `name` (checked by [`Parsed::expect`]), refused if
+/// one breaks `rule`: a NaN or infinite parameter or a negative variance
+/// comes only from a diverged run or a forged file, and loading it would
+/// score or train a dead net.
+fn checked_values(file: &Parsed, name: &str, rule: Values) -> Result<Vec<f64>> {
+    let values = file.values(name);
+    let (ok, what): (fn(f64) -> bool, _) = match rule {
+        Values::Finite => (f64::is_finite, "a trained net's values are finite"),
+        Values::Variance => (
+            |v: f64| v.is_finite() && v >= 0.0,
+            "a running variance is finite and >= 0",
+        ),
+    };
+    match values.iter().position(|&v| !ok(v)) {
+        None => Ok(values),
+        Some(index) => Err(CheckpointError::BadValue {
+            path: file.path.clone(),
+            name: name.into(),
+            index,
+            value: values[index],
+            rule: what,
+        }),
+    }
 }
 
 fn decode_net_file(file: &Parsed) -> Result<(FcConfig, NetState)> {
@@ -837,15 +877,18 @@ fn decode_training_file(file: &Parsed) -> Result<TrainingState> {
                 let buffers = ps
                     .buffers
                     .iter()
-                    .map(|b| (b.clone(), file.values(&optim_tensor_name(rule, name, b))))
-                    .collect();
+                    .map(|b| {
+                        let tensor = optim_tensor_name(rule, name, b);
+                        Ok((b.clone(), checked_values(file, &tensor, Values::Finite)?))
+                    })
+                    .collect::<Result<_>>()?;
                 let state = ParamState {
                     step: ps.step,
                     buffers,
                 };
-                (name.clone(), state)
+                Ok((name.clone(), state))
             })
-            .collect(),
+            .collect::<Result<_>>()?,
     };
     // The optimizer's own validation (rule, hyperparameters, buffers), on a
     // scratch optimizer.

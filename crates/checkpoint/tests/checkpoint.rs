@@ -581,3 +581,92 @@ fn saving_refuses_states_that_do_not_fit_their_config() {
     );
     assert!(!path.exists());
 }
+
+#[test]
+fn non_finite_values_and_negative_running_variances_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.safetensors");
+    let bad = dir.path().join("bad.safetensors");
+    training_file(&good);
+    // (tensor, index, value, what the error must say); every file has
+    // valid checksums, so only the values are wrong.
+    let cases: [(&str, usize, f64, &str); 8] = [
+        ("W1", 3, f64::NAN, "tensor 'W1' holds NaN at index 3"),
+        ("b2", 0, f64::INFINITY, "tensor 'b2' holds inf at index 0"),
+        (
+            "gamma1",
+            5,
+            f64::NEG_INFINITY,
+            "tensor 'gamma1' holds -inf at index 5",
+        ),
+        (
+            "bn1.running_mean",
+            2,
+            f64::NAN,
+            "tensor 'bn1.running_mean' holds NaN",
+        ),
+        (
+            "bn2.running_var",
+            1,
+            -0.5,
+            "tensor 'bn2.running_var' holds -0.5 at index 1",
+        ),
+        (
+            "bn1.running_var",
+            0,
+            f64::INFINITY,
+            "tensor 'bn1.running_var' holds inf",
+        ),
+        (
+            "best.W2",
+            7,
+            f64::NAN,
+            "tensor 'best.W2' holds NaN at index 7",
+        ),
+        (
+            "adam.W1.v",
+            4,
+            f64::NAN,
+            "tensor 'adam.W1.v' holds NaN at index 4",
+        ),
+    ];
+    let mut refusals = 0;
+    for (name, index, value, expect) in cases {
+        rewrite(&good, &bad, |_, t| {
+            let (_, _, v) = t.iter_mut().find(|(n, _, _)| n == name).unwrap();
+            v[index] = value;
+        });
+        let bytes = std::fs::read(&bad).unwrap();
+        let err = refused(&bad, &good, &bytes);
+        assert!(
+            matches!(err, CheckpointError::BadValue { .. }),
+            "{name}: {err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains(expect), "{name}: {msg}");
+        for load in [load_net, load_best_net] {
+            assert_eq!(load(&bad).unwrap_err().to_string(), msg);
+        }
+        assert_eq!(load_training(&bad).unwrap_err().to_string(), msg);
+        refusals += 1;
+        println!("{msg}");
+    }
+    assert_eq!(refusals, 8);
+
+    // A net checkpoint is checked the same way.
+    let net = dir.path().join("net.safetensors");
+    let (config, state) = load_net(&good).unwrap();
+    save_net(&net, &config, &state).unwrap();
+    rewrite(&net, &bad, |_, t| {
+        let (_, _, v) = t
+            .iter_mut()
+            .find(|(n, _, _)| n == "bn1.running_var")
+            .unwrap();
+        v[2] = -1e-3;
+    });
+    let msg = load_net(&bad).unwrap_err().to_string();
+    assert!(
+        msg.contains("tensor 'bn1.running_var' holds -0.001 at index 2"),
+        "{msg}"
+    );
+}
