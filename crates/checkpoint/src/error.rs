@@ -163,6 +163,31 @@ pub enum CheckpointError {
         rule: &'static str,
     },
 
+    /// Another run holds the save lock of this checkpoint path.
+    #[error(
+        "{path}: another run{} is saving checkpoints to this path; wait for it to end, or save elsewhere",
+        holder.map(|pid| format!(" (process {pid})")).unwrap_or_default(),
+        path = path.display()
+    )]
+    Locked {
+        /// The checkpoint path.
+        path: PathBuf,
+        /// The process id the holder wrote into the lock file, if readable.
+        holder: Option<u32>,
+    },
+
+    /// Saving would replace a file that is not this run's checkpoint.
+    #[error(
+        "{path} exists and is {why}: not replacing it (pass --overwrite to replace it, or save elsewhere)",
+        path = path.display()
+    )]
+    WouldReplace {
+        /// The file.
+        path: PathBuf,
+        /// What the file is.
+        why: String,
+    },
+
     /// The checkpoint's configuration is not the one asked for.
     #[error(
         "{path}: configuration mismatch: {field} is {found} in the checkpoint but {expected} here",

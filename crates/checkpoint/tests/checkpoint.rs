@@ -494,23 +494,30 @@ fn a_checkpoint_of_another_run_is_refused_by_the_solver_without_changing_it() {
     // Another batch size.
     let net = FullyConnectedNet::new(config()).unwrap();
     let options = SolverOptions {
-        num_epochs: 4,
         batch_size: 25,
-        update_rule: UpdateRule::Adam,
-        verbose: false,
-        ..SolverOptions::default()
+        ..solver(UpdateRule::Adam, 4).options().clone()
     };
     let mut s = Solver::new(net, toy(200, 1), toy(60, 2), options).unwrap();
     let before = s.progress();
     let err = resume_solver(&path, &mut s).unwrap_err().to_string();
     assert!(
-        err.contains("batch_size 20 but this Solver uses 25"),
+        err.contains("batch_size is 20 in the checkpoint but 25 here"),
         "{err}"
     );
     assert_eq!(s.progress(), before);
     // Another update rule.
     let mut s = solver(UpdateRule::RmsProp, 4);
     let err = resume_solver(&path, &mut s).unwrap_err().to_string();
+    assert!(
+        err.contains("update_rule is adam in the checkpoint but rmsprop here"),
+        "{err}"
+    );
+    // The Solver's own checks, for files without the run's settings.
+    let t = load_training(&path).unwrap();
+    let bare = path.with_extension("bare");
+    save_training(&bare, &t.config, &t.net, &t.optim, &t.progress).unwrap();
+    let mut s = solver(UpdateRule::RmsProp, 4);
+    let err = resume_solver(&bare, &mut s).unwrap_err().to_string();
     assert!(
         err.contains("the optimizer state is adam but this Solver uses rmsprop"),
         "{err}"
