@@ -381,7 +381,7 @@ impl<M: Model, D: Dataset> Solver<M, D> {
         }
         let mut dims = vec![bs];
         dims.extend(self.train.example_dims());
-        let mut x = Tensor::zeros(&dims);
+        let mut x = batch_buffer(&dims)?;
         let mut y = Vec::with_capacity(bs);
         let mut indices = vec![0; bs];
         let mut epoch = self.iteration / iterations_per_epoch;
@@ -712,6 +712,26 @@ fn layout_mismatch(state: &NetState, model: &NetState) -> Option<String> {
     None
 }
 
+/// A zeroed minibatch buffer of shape `dims`: its size is counted with
+/// checked arithmetic and reserved with `try_reserve_exact`, so a batch too
+/// large for memory is an error rather than an abort.
+fn batch_buffer(dims: &[usize]) -> Result<Tensor> {
+    const OP: &str = "Solver";
+    let n = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| Error::invalid(OP, format!("a minibatch of shape {dims:?} overflows")))?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(n).map_err(|e| {
+        Error::invalid(
+            OP,
+            format!("cannot allocate a minibatch of shape {dims:?} ({n} values): {e}"),
+        )
+    })?;
+    data.resize(n, 0.0);
+    Tensor::from_vec(data, dims)
+}
+
 /// Accuracy of `model` on `data` in test mode, scored `batch_size` examples
 /// at a time. With `num_samples` smaller than the data, that many examples
 /// are drawn with replacement (as the course does); otherwise all are used,
@@ -739,9 +759,9 @@ pub fn check_accuracy<M: Model + ?Sized, D: Dataset + ?Sized>(
     let batch_tensor = |rows: usize| {
         let mut dims = vec![rows];
         dims.extend(data.example_dims());
-        Tensor::zeros(&dims)
+        batch_buffer(&dims)
     };
-    let mut full = batch_tensor(batch_size.min(indices.len()));
+    let mut full = batch_tensor(batch_size.min(indices.len()))?;
     let mut y = Vec::with_capacity(batch_size);
     let mut correct = 0;
     for chunk in indices.chunks(batch_size) {
@@ -749,7 +769,7 @@ pub fn check_accuracy<M: Model + ?Sized, D: Dataset + ?Sized>(
         let x = if chunk.len() == full.dims()[0] {
             &mut full
         } else {
-            short = batch_tensor(chunk.len());
+            short = batch_tensor(chunk.len())?;
             &mut short
         };
         data.fill_batch(chunk, x.data_mut(), &mut y)?;
