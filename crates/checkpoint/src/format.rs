@@ -343,10 +343,28 @@ pub(crate) struct Parsed {
 /// Reads `path` and checks its safetensors structure: header length,
 /// header JSON, tensor table, and that the data exactly fills the rest.
 pub(crate) fn read(path: &Path) -> Result<Parsed> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+    use std::io::Read;
+    let io = |source| CheckpointError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    // Reserved fallibly: a file larger than memory is an error naming its
+    // size, not an abort.
+    let mut bytes = Vec::new();
+    usize::try_from(len)
+        .ok()
+        .and_then(|n| bytes.try_reserve_exact(n).ok())
+        .ok_or_else(|| {
+            io(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "the file is {len} bytes, which does not fit in memory (not a checkpoint?)"
+                ),
+            ))
+        })?;
+    file.read_to_end(&mut bytes).map_err(io)?;
     parse(path, bytes)
 }
 

@@ -221,3 +221,21 @@ fn a_resume_with_another_learning_rate_or_decay_is_refused() {
     resume_solver(&path, &mut longer).unwrap();
     longer.train().unwrap();
 }
+
+#[test]
+fn a_file_too_large_to_read_into_memory_is_an_error_not_an_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.safetensors");
+    // 8 TB, sparse: nothing is written to disk.
+    let f = std::fs::File::create(&path).unwrap();
+    if f.set_len(1 << 43).is_err() {
+        println!("skipped: this file system has no 8 TB sparse files");
+        return;
+    }
+    drop(f);
+    let err = load_net(&path).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("huge.safetensors"), "{msg}");
+    assert!(msg.contains("8796093022208 bytes"), "{msg}");
+    assert!(msg.contains("does not fit in memory"), "{msg}");
+}
