@@ -20,13 +20,24 @@ fn example(name: &str) -> PathBuf {
     BUILT.call_once(|| {
         let mut cargo = Command::new(env!("CARGO"));
         cargo
-            .args(["build", "-q", "--examples", "-p", "gradtape", "-p", "gradtape-data"])
+            .args([
+                "build",
+                "-q",
+                "--examples",
+                "-p",
+                "gradtape",
+                "-p",
+                "gradtape-data",
+            ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("CARGO_TARGET_DIR", profile.parent().unwrap());
         if profile.file_name().is_some_and(|p| p == "release") {
             cargo.arg("--release");
         }
-        assert!(cargo.status().unwrap().success(), "building the examples failed");
+        assert!(
+            cargo.status().unwrap().success(),
+            "building the examples failed"
+        );
     });
     let path = profile
         .join("examples")
@@ -254,7 +265,10 @@ fn cifar10_summary_reads_the_directory_given_after_data() {
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         // Before: "explicit path (--data): --data: does not exist".
-        assert!(stderr.contains("nowhere: does not exist"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("nowhere: does not exist"),
+            "{args:?}: {stderr}"
+        );
         assert!(!stderr.contains("--data: "), "{args:?}: {stderr}");
     }
     let out = run("cifar10_summary", &["--data"], dir.path());

@@ -144,7 +144,10 @@ fn regularization_with_zero_epochs_is_refused_not_a_nan_accuracy() {
         ..Default::default()
     };
     let err = regularization::run(&data(), &options, Output::Quiet).unwrap_err();
-    assert!(err.to_string().contains("epochs must be at least 1"), "{err}");
+    assert!(
+        err.to_string().contains("epochs must be at least 1"),
+        "{err}"
+    );
 }
 
 #[test]

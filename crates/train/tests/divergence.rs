@@ -58,7 +58,7 @@ fn a_learning_rate_of_1e300_stops_at_the_first_non_finite_loss() {
         let (iteration, msg) = training_error(&err);
         // The first update is already fatal; the loss it leads to is the
         // first non-finite one (or a parameter turns non-finite first).
-        assert!(iteration >= 2 && iteration <= 3, "{msg}");
+        assert!((2..=3).contains(&iteration), "{msg}");
         assert!(msg.contains("lower learning rate"), "{msg}");
         assert!(msg.contains("1e300"), "{msg}");
         let losses = &s.history().loss_history;
