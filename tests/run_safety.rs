@@ -192,6 +192,8 @@ fn a_resumed_run_records_what_ran_and_times_only_the_epochs_it_ran() {
         err.contains("learning_rate is 0.001 in the checkpoint but 0.0005 here"),
         "{err}"
     );
+    // (Refused as a resume: --overwrite would not help.)
+    assert!(!err.contains("--overwrite"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 
     // A second writer to the same path is refused while the first runs.

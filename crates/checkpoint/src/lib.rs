@@ -527,17 +527,7 @@ fn same_run(
             opt(here.num_val_samples),
         ),
     ];
-    for (field, found, expected) in fields {
-        if found != expected {
-            return Err(CheckpointError::ConfigMismatch {
-                path: path.into(),
-                field,
-                found,
-                expected,
-            });
-        }
-    }
-    Ok(())
+    first_difference(path, fields)
 }
 
 /// Checks that two configurations are equal, naming the first field that
@@ -573,17 +563,27 @@ fn same_config(path: &Path, file: &FcConfig, here: &FcConfig) -> Result<()> {
         ),
         ("seed", file.seed.to_string(), here.seed.to_string()),
     ];
-    for (field, found, expected) in fields {
-        if found != expected {
-            return Err(CheckpointError::ConfigMismatch {
-                path: path.into(),
-                field,
-                found,
-                expected,
-            });
-        }
+    first_difference(path, fields)
+}
+
+/// [`CheckpointError::ConfigMismatch`] for the first `(field, in the
+/// file, here)` whose two values differ.
+fn first_difference<const N: usize>(
+    path: &Path,
+    fields: [(&'static str, String, String); N],
+) -> Result<()> {
+    match fields
+        .into_iter()
+        .find(|(_, found, expected)| found != expected)
+    {
+        Some((field, found, expected)) => Err(CheckpointError::ConfigMismatch {
+            path: path.into(),
+            field,
+            found,
+            expected,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A float shown exactly (`{:?}` prints the shortest string that reads

@@ -172,11 +172,14 @@ pub fn preflight(
         .decay_learning_rate(options.lr_decay)?;
     MemoryEstimate::fc_training(&config, options.batch_size, UpdateRule::Adam)?.check()?;
     if let Some(path) = &checkpoints.save {
+        // Saving over the checkpoint being resumed: the resume itself
+        // refuses it unless it is this run's (naming what differs).
+        let resuming_it = checkpoints.resume.as_ref() == Some(path);
         gradtape_checkpoint::check_save_target(
             path,
             &config,
             &solver_options(options, Output::Quiet),
-            checkpoints.overwrite,
+            checkpoints.overwrite || resuming_it,
         )?;
     }
     Ok(())
