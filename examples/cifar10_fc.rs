@@ -53,12 +53,13 @@ fn run() -> Result<(), BoxError> {
     println!("final net: {options:?}");
     let result = final_run::run_checkpointed(&data, &options, args.run.output(), &checkpointing)?;
     println!(
-        "val {:.4} test {:.4} in {:.1} s ({:.2} s per epoch over the {} epochs run)",
+        "val {:.4} test {:.4} in {:.1} s ({:.2} s per epoch, {} epoch{} run)",
         result.val_acc,
         result.test_acc,
         result.run.seconds,
         result.seconds_per_epoch(),
-        result.epochs_run
+        result.epochs_run,
+        if result.epochs_run == 1 { "" } else { "s" }
     );
     let out = &args.run.out;
     final_run::plot(&result, out)?;
