@@ -4,6 +4,7 @@
 //! cargo run --release --example dropout_forward -- [--seed N]
 
 use clap::Parser;
+use gradtape::notebook::cli;
 
 /// Dropout forward pass: means and fractions of zeros, train vs test.
 #[derive(Parser)]
@@ -14,8 +15,10 @@ struct Args {
     seed: u64,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
-    gradtape::notebook::dropout_forward::run(&[0.3, 0.6, 0.75], 500, args.seed, true)?;
-    Ok(())
+fn main() {
+    cli::main(|| {
+        let args = Args::parse();
+        gradtape::notebook::dropout_forward::run(&[0.3, 0.6, 0.75], 500, args.seed, true)
+            .map(|_| ())
+    });
 }

@@ -5,8 +5,8 @@
 //! cargo run --release --example dropout_regularization -- [--epochs N] [--out DIR]
 
 use clap::Parser;
-use gradtape::notebook::cli::CommonArgs;
-use gradtape::notebook::progress::Output;
+use gradtape::notebook::cli::{self, positive, CommonArgs, RunArgs};
+use gradtape::notebook::final_run::BoxError;
 use gradtape::notebook::regularization::{self, RegularizationOptions};
 use gradtape::notebook::report::write_json;
 
@@ -16,20 +16,29 @@ use gradtape::notebook::report::write_json;
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
+    #[command(flatten)]
+    run: RunArgs,
     /// Epochs per net.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = positive, allow_negative_numbers = true)]
     epochs: usize,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
+    cli::main(run);
+}
+
+fn run() -> Result<(), BoxError> {
     let args = Args::parse();
-    let data = args.common.load()?;
     let options = RegularizationOptions {
         epochs: args.epochs,
-        seed: args.common.seed,
+        seed: args.run.seed,
+        detect_anomaly: args.run.detect_anomaly,
         ..Default::default()
     };
-    let runs = regularization::run(&data, &options, Output::choose(args.common.quiet))?;
+    options.preflight()?;
+    args.run.prepare_out()?;
+    let data = args.common.load()?;
+    let runs = regularization::run(&data, &options, args.run.output())?;
     for r in &runs {
         let (tr, va) = r.final_accuracies();
         println!(
@@ -37,12 +46,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.label, r.seconds
         );
     }
-    regularization::plot(&runs, &args.common.out)?;
-    let json = write_json(&args.common.out, "regularization.json", &runs)?;
-    println!(
-        "figure: {}",
-        args.common.out.join("regularization.png").display()
-    );
+    let out = &args.run.out;
+    regularization::plot(&runs, out)?;
+    let json = write_json(out, "regularization.json", &runs)?;
+    println!("figure: {}", out.join("regularization.png").display());
     println!("results: {}", json.display());
     Ok(())
 }

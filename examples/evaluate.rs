@@ -1,6 +1,8 @@
 //! Scores a saved net on CIFAR-10 without training: loads a checkpoint
 //! (a net checkpoint, or a training checkpoint from `cifar10_fc --save`),
-//! checks it whole, and prints its validation and test accuracy.
+//! checks it whole (a diverged or forged one, with NaN parameters or a
+//! negative running variance, is refused), and prints its validation and
+//! test accuracy. Any error exits with code 1.
 //!
 //! cargo run --release --example evaluate -- run.safetensors [--last] [--data DIR]
 //!
@@ -11,7 +13,7 @@
 use clap::Parser;
 use gradtape::checkpoint::{load_best_net, load_net};
 use gradtape::nn::{FullyConnectedNet, Model};
-use gradtape::notebook::cli::CommonArgs;
+use gradtape::notebook::cli::{self, CommonArgs};
 use gradtape::rng_from_seed;
 use gradtape::train::check_accuracy;
 use std::path::PathBuf;
@@ -31,11 +33,7 @@ struct Args {
 }
 
 fn main() {
-    // Errors in full sentences (their Display), not as Debug structs.
-    if let Err(e) = run() {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    cli::main(run);
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -48,11 +46,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut net = FullyConnectedNet::new(config.clone())?;
     net.restore(&state)?;
-    if !args.common.quiet {
-        println!("{}: {config:?}", args.checkpoint.display());
-    }
+    println!("{}: {config:?}", args.checkpoint.display());
     let data = args.common.load()?;
-    let mut rng = rng_from_seed(args.common.seed);
+    // Unused: every example of both splits is scored, in order.
+    let mut rng = rng_from_seed(0);
     let val_acc = check_accuracy(&mut net, &data.val, None, 100, &mut rng)?;
     let test_acc = check_accuracy(&mut net, &data.test, None, 100, &mut rng)?;
     println!("Validation set accuracy: {val_acc}");

@@ -5,16 +5,19 @@
 //! cargo run --release --example fc_gradcheck
 
 use clap::Parser;
+use gradtape::notebook::cli;
 
 /// FullyConnectedNet gradient check with dropout (and batchnorm).
 #[derive(Parser)]
 #[command(version)]
 struct Args {}
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    Args::parse();
-    let cases = gradtape::notebook::fc_gradcheck::run(true)?;
-    let worst = cases.iter().map(|c| c.max_rel_error()).fold(0.0, f64::max);
-    println!("Largest relative error over all checks: {worst:.2e}");
-    Ok(())
+fn main() {
+    cli::main(|| {
+        Args::parse();
+        let cases = gradtape::notebook::fc_gradcheck::run(true)?;
+        let worst = cases.iter().map(|c| c.max_rel_error()).fold(0.0, f64::max);
+        println!("Largest relative error over all checks: {worst:.2e}");
+        Ok::<_, gradtape::Error>(())
+    });
 }

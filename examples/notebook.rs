@@ -7,8 +7,8 @@
 //! cargo run --release --example notebook
 
 use clap::Parser;
-use gradtape::notebook::cli::{CommonArgs, FinalArgs};
-use gradtape::notebook::progress::Output;
+use gradtape::notebook::cli::{self, positive, CommonArgs, FinalArgs, RunArgs};
+use gradtape::notebook::final_run::{BoxError, Checkpointing};
 use gradtape::notebook::regularization::RegularizationOptions;
 use gradtape::notebook::report::{summary_table, write_json, Results};
 use gradtape::notebook::{
@@ -23,9 +23,11 @@ struct Args {
     #[command(flatten)]
     common: CommonArgs,
     #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
     net: FinalArgs,
     /// Epochs of each regularization net.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = positive, allow_negative_numbers = true)]
     regularization_epochs: usize,
 }
 
@@ -33,10 +35,25 @@ fn section(title: &str) {
     println!("\n=== {title} ===\n");
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
+    cli::main(run);
+}
+
+fn run() -> Result<(), BoxError> {
     let args = Args::parse();
-    let output = Output::choose(args.common.quiet);
-    let verbose = !args.common.quiet;
+    let output = args.run.output();
+    let verbose = !args.run.quiet;
+    let reg_options = RegularizationOptions {
+        epochs: args.regularization_epochs,
+        seed: args.run.seed,
+        detect_anomaly: args.run.detect_anomaly,
+        ..Default::default()
+    };
+    let final_options = args.net.options(&args.run);
+    // Everything that can fail before the work, checked before it.
+    reg_options.preflight()?;
+    final_run::preflight(&final_options, &Checkpointing::default())?;
+    args.run.prepare_out()?;
     let start = Instant::now();
     let mut times = Vec::new();
     let mut lap = |name: &str, t: Instant| {
@@ -67,21 +84,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     section("4. Regularization experiment");
     let t = Instant::now();
-    let reg_options = RegularizationOptions {
-        epochs: args.regularization_epochs,
-        seed: args.common.seed,
-        ..Default::default()
-    };
     let regularization = regularization::run(&data, &reg_options, output)?;
-    regularization::plot(&regularization, &args.common.out)?;
+    regularization::plot(&regularization, &args.run.out)?;
     lap("regularization", t);
 
     section("5. Train a good model");
     let t = Instant::now();
-    let final_options = args.net.options(args.common.seed);
     println!("{final_options:?}");
     let final_run = final_run::run(&data, &final_options, output)?;
-    final_run::plot(&final_run, &args.common.out)?;
+    final_run::plot(&final_run, &args.run.out)?;
     lap("final net", t);
 
     let results = Results {
@@ -93,14 +104,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         total_seconds: start.elapsed().as_secs_f64(),
         section_seconds: times,
     };
-    let json = write_json(&args.common.out, "results.json", &results)?;
+    let json = write_json(&args.run.out, "results.json", &results)?;
     let table = summary_table(&results);
-    std::fs::write(args.common.out.join("summary.md"), &table)?;
+    std::fs::write(args.run.out.join("summary.md"), &table)?;
     section("Notebook vs gradtape");
     println!("{table}");
-    let page = gradtape::notebook::html::write_html(&args.common.out, &results)?;
+    let page = gradtape::notebook::html::write_html(&args.run.out, &results)?;
     println!("results: {}", json.display());
     println!("page: {}", page.display());
-    println!("figures: {}", args.common.out.display());
+    println!("figures: {}", args.run.out.display());
     Ok(())
 }

@@ -142,6 +142,52 @@ pub enum CheckpointError {
         end: u64,
     },
 
+    /// A tensor holding a value no trained net has: NaN or an infinity in
+    /// a parameter, a batchnorm statistic or the optimizer's state, or a
+    /// negative running variance. The file is intact (its checksums pass)
+    /// but it was saved from a diverged run, or forged.
+    #[error(
+        "{path}: tensor '{name}' holds {value:?} at index {index}: {rule}",
+        path = path.display()
+    )]
+    BadValue {
+        /// The file.
+        path: PathBuf,
+        /// The tensor.
+        name: String,
+        /// The first bad element's index (row-major).
+        index: usize,
+        /// Its value.
+        value: f64,
+        /// What the tensor's values must be.
+        rule: &'static str,
+    },
+
+    /// Another run holds the save lock of this checkpoint path.
+    #[error(
+        "{path}: another run{} is saving checkpoints to this path; wait for it to end, or save elsewhere",
+        holder.map(|pid| format!(" (process {pid})")).unwrap_or_default(),
+        path = path.display()
+    )]
+    Locked {
+        /// The checkpoint path.
+        path: PathBuf,
+        /// The process id the holder wrote into the lock file, if readable.
+        holder: Option<u32>,
+    },
+
+    /// Saving would replace a file that is not this run's checkpoint.
+    #[error(
+        "{path} exists and is {why}: not replacing it (pass --overwrite to replace it, or save elsewhere)",
+        path = path.display()
+    )]
+    WouldReplace {
+        /// The file.
+        path: PathBuf,
+        /// What the file is.
+        why: String,
+    },
+
     /// The checkpoint's configuration is not the one asked for.
     #[error(
         "{path}: configuration mismatch: {field} is {found} in the checkpoint but {expected} here",

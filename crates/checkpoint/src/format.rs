@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Metadata entry: the per-tensor checksums.
 pub(crate) const TENSOR_CRC: &str = "tensor_crc32";
@@ -215,11 +216,32 @@ pub(crate) fn to_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).expect("plain data serializes to JSON")
 }
 
-/// `<path>.tmp`, beside `path`.
+/// A temporary file beside `path` that no other save uses:
+/// `<path>.<process id>-<n>.tmp`, `n` counting this process's saves. (One
+/// shared `<path>.tmp` let two concurrent saves rename each other's file
+/// away.)
 pub(crate) fn tmp_path(path: &Path) -> PathBuf {
+    static SAVES: AtomicU64 = AtomicU64::new(0);
+    let n = SAVES.fetch_add(1, Ordering::Relaxed);
     let mut name = path.as_os_str().to_owned();
-    name.push(".tmp");
+    name.push(format!(".{}-{n}{TMP_SUFFIX}", std::process::id()));
     PathBuf::from(name)
+}
+
+/// The suffix of every temporary file a save writes.
+pub(crate) const TMP_SUFFIX: &str = ".tmp";
+
+/// Whether `name` is a temporary file of a save to a file named `target`
+/// (this process's or another's, the pre-0.1 `<target>.tmp` included).
+pub(crate) fn is_tmp_of(name: &str, target: &str) -> bool {
+    name.strip_prefix(target)
+        .and_then(|rest| rest.strip_suffix(TMP_SUFFIX))
+        .is_some_and(|mid| {
+            mid.is_empty()
+                || mid.strip_prefix('.').is_some_and(|id| {
+                    !id.is_empty() && id.chars().all(|c| c.is_ascii_digit() || c == '-')
+                })
+        })
 }
 
 /// A writer that fails once `left` bytes have gone through: how the tests
@@ -245,9 +267,9 @@ impl<W: Write> Write for FailAfter<W> {
     }
 }
 
-/// Writes `path` atomically: everything goes to `<path>.tmp` in the same
-/// directory, which is flushed, synced to disk and only then renamed over
-/// `path` (and the directory synced). If anything fails, the `.tmp` file is
+/// Writes `path` atomically: everything goes to a temporary file of its
+/// own ([`tmp_path`]) in the same directory, which is flushed, synced to disk and only then renamed over
+/// `path` (and the directory synced). If anything fails, the temporary file is
 /// removed and `path` is untouched: a reader sees the old file or the new
 /// one, never a mix. `fail_after` injects a write error after that many
 /// bytes (tests only).
@@ -321,10 +343,28 @@ pub(crate) struct Parsed {
 /// Reads `path` and checks its safetensors structure: header length,
 /// header JSON, tensor table, and that the data exactly fills the rest.
 pub(crate) fn read(path: &Path) -> Result<Parsed> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+    use std::io::Read;
+    let io = |source| CheckpointError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    // Reserved fallibly: a file larger than memory is an error naming its
+    // size, not an abort.
+    let mut bytes = Vec::new();
+    usize::try_from(len)
+        .ok()
+        .and_then(|n| bytes.try_reserve_exact(n).ok())
+        .ok_or_else(|| {
+            io(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "the file is {len} bytes, which does not fit in memory (not a checkpoint?)"
+                ),
+            ))
+        })?;
+    file.read_to_end(&mut bytes).map_err(io)?;
     parse(path, bytes)
 }
 

@@ -16,20 +16,29 @@
 //! (momentum and eps per layer), and for a training file `optimizer` (rule,
 //! learning rate, hyperparameters, per-parameter step counts and buffer
 //! names), `progress` (iteration, epoch, both generators' 128-bit states,
-//! ...) and `best_batchnorm`; plus `tensor_crc32` and `header_crc32`,
-//! CRC-32 checksums of every tensor and of the header.
+//! ...), `best_batchnorm` and, when [`save_solver`] wrote it, `solver` (the
+//! run's [`RunSettings`]); plus `tensor_crc32` and `header_crc32`, CRC-32
+//! checksums of every tensor and of the header.
 //!
-//! **Saving** writes `<path>.tmp` beside the target, flushes it, syncs it to
-//! disk and renames it over `path`: a crash or a full disk mid-save leaves
-//! the previous checkpoint as it was.
+//! **Saving** writes a temporary file of its own (`<path>.<pid>-<n>.tmp`)
+//! beside the target, flushes it, syncs it to disk and renames it over
+//! `path`: a crash or a full disk mid-save leaves the previous checkpoint as
+//! it was, and two saves never share a temporary file. A training run
+//! holds [`lock_for_saving`]'s lock for its whole length, so a second run
+//! saving to the same path is refused, and checks [`check_save_target`]
+//! before it trains, so it never replaces another run's checkpoint or a
+//! file that is not a checkpoint.
 //!
 //! **Loading** reads the file, checks its safetensors structure, its format
 //! and kind, the configuration, that every tensor the configuration implies
 //! is there (and nothing else), F64, of the right shape, then both checksums,
 //! and only then decodes; every error ([`CheckpointError`]) names the file
-//! and the tensor, metadata entry or byte offset at fault. Nothing is
-//! allocated from a size the file claims before the file is known to be
-//! that long.
+//! and the tensor, metadata entry or byte offset at fault. Parameters,
+//! batchnorm running means and optimizer buffers must be finite, running
+//! variances finite and >= 0 ([`CheckpointError::BadValue`]): a file saved
+//! from a diverged run, or forged with valid checksums, is not loaded.
+//! Nothing is allocated from a size the file claims before the file is
+//! known to be that long.
 //!
 //! ```
 //! use gradtape_checkpoint::{load_net, save_net};
@@ -54,7 +63,7 @@ use format::{Parsed, RawTensor};
 use gradtape_core::{BatchNormStats, Rng, Tensor};
 use gradtape_nn::{FcConfig, FullyConnectedNet, Model, NetState, Normalization};
 use gradtape_optim::{OptimState, ParamState, UpdateRule};
-use gradtape_train::{Dataset, History, Solver, SolverProgress};
+use gradtape_train::{Dataset, History, Solver, SolverOptions, SolverProgress};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -78,6 +87,9 @@ pub struct TrainingState {
     pub optim: OptimState,
     /// The Solver's position, generators, histories and best net.
     pub progress: SolverProgress,
+    /// The settings of the run that saved it (`None` in files written by
+    /// [`save_training`], which does not know them).
+    pub settings: Option<RunSettings>,
 }
 
 /// Saves a net: its configuration, parameters and batchnorm statistics.
@@ -155,7 +167,7 @@ pub fn save_training(
     optim: &OptimState,
     progress: &SolverProgress,
 ) -> Result<()> {
-    save_training_impl(path.as_ref(), config, net, optim, progress, None)
+    save_training_impl(path.as_ref(), config, net, optim, progress, None, None)
 }
 
 fn save_training_impl(
@@ -164,9 +176,13 @@ fn save_training_impl(
     net: &NetState,
     optim: &OptimState,
     progress: &SolverProgress,
+    settings: Option<&RunSettings>,
     fail_after: Option<u64>,
 ) -> Result<()> {
-    let (metadata, tensors) = training_file(path, config, net, optim, progress)?;
+    let (mut metadata, tensors) = training_file(path, config, net, optim, progress)?;
+    if let Some(settings) = settings {
+        metadata.insert(SOLVER.into(), format::to_json(settings));
+    }
     format::save_atomically(path, fail_after, |w| format::write_to(w, metadata, tensors))
 }
 
@@ -185,33 +201,47 @@ pub fn load_training(path: impl AsRef<Path>) -> Result<TrainingState> {
     }
 }
 
-/// [`save_training`] for a Solver of a [`FullyConnectedNet`]: call it
-/// between epochs (after [`Solver::train_until_epoch`]).
+/// [`save_training`] for a Solver of a [`FullyConnectedNet`], with the
+/// run's [`RunSettings`] (which [`resume_solver`] and
+/// [`check_save_target`] compare): call it between epochs (after
+/// [`Solver::train_until_epoch`]).
 pub fn save_solver<D: Dataset>(
     path: impl AsRef<Path>,
     solver: &Solver<FullyConnectedNet, D>,
 ) -> Result<()> {
     let net = solver.model_ref();
-    save_training(
-        path,
+    save_training_impl(
+        path.as_ref(),
         net.config(),
         &net.snapshot(),
         &solver.optimizer().export_state(),
         &solver.progress(),
+        Some(&RunSettings::from(solver.options())),
+        None,
     )
 }
 
 /// Loads a training checkpoint into a freshly built Solver whose net has
-/// the checkpoint's configuration: afterwards [`Solver::train`] continues
-/// exactly where the saved run stopped. On any error the Solver is
-/// unchanged.
+/// the checkpoint's configuration and whose options have the saved run's
+/// [`RunSettings`] (learning rate, decay, batch size, seeds, ...; only
+/// `num_epochs` may differ, to train further): afterwards [`Solver::train`]
+/// continues exactly where the saved run stopped. A differing setting is
+/// refused ([`CheckpointError::ConfigMismatch`] names it) rather than
+/// ignored, since the resumed run could not honour it bit for bit. On any
+/// error the Solver is unchanged.
 pub fn resume_solver<D: Dataset>(
     path: impl AsRef<Path>,
     solver: &mut Solver<FullyConnectedNet, D>,
 ) -> Result<TrainingState> {
     let path = path.as_ref();
     let state = load_training(path)?;
-    same_config(path, &state.config, solver.model_ref().config())?;
+    same_run(
+        path,
+        &state.config,
+        state.settings.as_ref(),
+        solver.model_ref().config(),
+        solver.options(),
+    )?;
     solver
         .resume_from(&state.net, &state.optim, &state.progress)
         .map_err(|source| CheckpointError::Invalid {
@@ -219,6 +249,285 @@ pub fn resume_solver<D: Dataset>(
             source: Box::new(source),
         })?;
     Ok(state)
+}
+
+/// The right to save checkpoints to one path, held from the start of a run
+/// to its end: a second run that asks for it gets
+/// [`CheckpointError::Locked`] instead of taking turns replacing the first
+/// run's file. It is an OS file lock on `<path>.lock` (a `flock` on Unix),
+/// so it goes with its holder, however the holder ends (`kill -9`
+/// included); the empty lock file stays behind.
+#[derive(Debug)]
+pub struct SaveLock {
+    /// Held open: closing it releases the lock.
+    _file: std::fs::File,
+}
+
+/// `<path>.lock`.
+fn lock_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    name.into()
+}
+
+/// Takes the save lock of checkpoint path `path` ([`SaveLock`]), then
+/// removes temporary files that earlier saves to `path` left behind when
+/// they were killed mid-write (no other gradtape run is saving to `path`
+/// now).
+///
+/// ```
+/// use gradtape_checkpoint::lock_for_saving;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("run.safetensors");
+/// let lock = lock_for_saving(&path).unwrap();
+/// assert!(lock_for_saving(&path).is_err()); // a second writer
+/// drop(lock);
+/// assert!(lock_for_saving(&path).is_ok());
+/// ```
+pub fn lock_for_saving(path: impl AsRef<Path>) -> Result<SaveLock> {
+    let path = path.as_ref();
+    let lock = lock_path(path);
+    let io = |source| CheckpointError::Io {
+        path: lock.clone(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&lock)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            return Err(CheckpointError::Locked {
+                path: path.into(),
+                holder,
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    // Who holds it, for the second writer's message.
+    file.set_len(0).map_err(io)?;
+    writeln!(file, "{}", std::process::id()).map_err(io)?;
+    remove_stale_tmp_files(path);
+    Ok(SaveLock { _file: file })
+}
+
+/// Removes `<path>.<id>.tmp` files of saves that never finished.
+fn remove_stale_tmp_files(path: &Path) {
+    let Some(target) = path.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name()
+            .to_str()
+            .is_some_and(|n| format::is_tmp_of(n, target))
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// The Solver settings that make a run what it is, besides the net's
+/// configuration: two runs that agree on these and on the [`FcConfig`]
+/// (its seed included) compute the same numbers, epoch for epoch. The
+/// number of epochs is not among them (a run may be resumed to train
+/// further), nor is how it reports progress.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSettings {
+    /// The update rule's name (`adam`, `sgd`, ...).
+    pub update_rule: String,
+    /// The initial learning rate.
+    pub learning_rate: f64,
+    /// The learning-rate factor per epoch.
+    pub lr_decay: f64,
+    /// The minibatch size.
+    pub batch_size: usize,
+    /// The Solver's seed (minibatches, accuracy subsamples).
+    pub seed: u64,
+    /// Train-accuracy sample size.
+    pub num_train_samples: usize,
+    /// Validation-accuracy sample size (`None`: all).
+    pub num_val_samples: Option<usize>,
+}
+
+impl From<&SolverOptions> for RunSettings {
+    fn from(o: &SolverOptions) -> Self {
+        RunSettings {
+            update_rule: o.update_rule.name().into(),
+            learning_rate: o.learning_rate,
+            lr_decay: o.lr_decay,
+            batch_size: o.batch_size,
+            seed: o.seed,
+            num_train_samples: o.num_train_samples,
+            num_val_samples: o.num_val_samples,
+        }
+    }
+}
+
+/// Checks that a run of `config` and `options` may save to `path`, before
+/// it trains: the directory exists and takes a new file (one is written
+/// and removed), `path` is not a directory, and unless `overwrite`, a file
+/// already at `path` is a training checkpoint of this same run (same
+/// configuration and seed, same [`RunSettings`]): a resumed or restarted
+/// run replaces its own checkpoint, never another run's or a file that is
+/// not a checkpoint ([`CheckpointError::WouldReplace`]).
+///
+/// ```
+/// use gradtape_checkpoint::check_save_target;
+/// use gradtape_nn::FcConfig;
+/// use gradtape_train::SolverOptions;
+/// let dir = tempfile::tempdir().unwrap();
+/// let (config, options) = (FcConfig::default(), SolverOptions::default());
+/// let notes = dir.path().join("notes.txt");
+/// std::fs::write(&notes, "mine").unwrap();
+/// assert!(check_save_target(&notes, &config, &options, false).is_err());
+/// assert!(check_save_target(dir.path().join("new.safetensors"), &config, &options, false).is_ok());
+/// assert!(check_save_target(dir.path().join("no/dir/run.safetensors"), &config, &options, false).is_err());
+/// ```
+pub fn check_save_target(
+    path: impl AsRef<Path>,
+    config: &FcConfig,
+    options: &SolverOptions,
+    overwrite: bool,
+) -> Result<()> {
+    let path = path.as_ref();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let io = |path: &Path, kind, msg: &str| CheckpointError::Io {
+        path: path.into(),
+        source: std::io::Error::new(kind, msg),
+    };
+    if !dir.is_dir() {
+        return Err(io(
+            dir,
+            std::io::ErrorKind::NotFound,
+            "the directory for the checkpoint does not exist (create it first)",
+        ));
+    }
+    if path.is_dir() {
+        return Err(io(
+            path,
+            std::io::ErrorKind::IsADirectory,
+            "is a directory; the checkpoint needs a file path",
+        ));
+    }
+    check_writable_dir(dir)?;
+    if overwrite || !path.exists() {
+        return Ok(());
+    }
+    let replace = |why: String| CheckpointError::WouldReplace {
+        path: path.into(),
+        why,
+    };
+    let file = format::read(path).map_err(|_| replace("not a gradtape checkpoint".into()))?;
+    match kind(&file) {
+        Ok(Kind::Training) => {}
+        Ok(Kind::Net) => return Err(replace("a net checkpoint, not this run's".into())),
+        Err(_) => return Err(replace("not a gradtape checkpoint".into())),
+    }
+    let unreadable = |e: CheckpointError| replace(format!("a checkpoint that does not load ({e})"));
+    file.check_header().map_err(unreadable)?;
+    let file_config = read_config(&file).map_err(unreadable)?;
+    let settings = read_run_settings(&file).map_err(unreadable)?;
+    same_run(path, &file_config, settings.as_ref(), config, options).map_err(|e| match e {
+        CheckpointError::ConfigMismatch {
+            field,
+            found,
+            expected,
+            ..
+        } => replace(format!(
+            "the checkpoint of another run: {field} is {found} in the checkpoint but {expected} here"
+        )),
+        other => other,
+    })
+}
+
+/// Checks that files can be created in `dir` by writing and removing one.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// gradtape_checkpoint::check_writable_dir(dir.path()).unwrap();
+/// assert!(gradtape_checkpoint::check_writable_dir(&dir.path().join("missing")).is_err());
+/// ```
+pub fn check_writable_dir(dir: &Path) -> Result<()> {
+    let probe = dir.join(format!(".gradtape-probe-{}", std::process::id()));
+    let written = std::fs::write(&probe, b"probe");
+    let _ = std::fs::remove_file(&probe);
+    written.map_err(|e| CheckpointError::Io {
+        path: dir.into(),
+        source: std::io::Error::new(e.kind(), format!("cannot write files here: {e}")),
+    })
+}
+
+/// The `solver` metadata entry, if the file has one (files written by
+/// [`save_training`] directly, and by gradtape before it recorded one, do
+/// not).
+fn read_run_settings(file: &Parsed) -> Result<Option<RunSettings>> {
+    if file.metadata.contains_key(SOLVER) {
+        file.json(SOLVER).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Checks that a checkpoint (`file_config`, `file_settings`) was made by
+/// the run `config` and `options` describe, naming the first field that
+/// differs. Without recorded settings only the configuration is compared.
+fn same_run(
+    path: &Path,
+    file_config: &FcConfig,
+    file_settings: Option<&RunSettings>,
+    config: &FcConfig,
+    options: &SolverOptions,
+) -> Result<()> {
+    same_config(path, file_config, config)?;
+    let Some(file) = file_settings else {
+        return Ok(());
+    };
+    let here = RunSettings::from(options);
+    let opt = |v: Option<usize>| v.map_or("all".to_string(), |n| n.to_string());
+    let fields: [(&'static str, String, String); 7] = [
+        ("update_rule", file.update_rule.clone(), here.update_rule),
+        (
+            "learning_rate",
+            float(file.learning_rate),
+            float(here.learning_rate),
+        ),
+        ("lr_decay", float(file.lr_decay), float(here.lr_decay)),
+        (
+            "batch_size",
+            file.batch_size.to_string(),
+            here.batch_size.to_string(),
+        ),
+        ("solver seed", file.seed.to_string(), here.seed.to_string()),
+        (
+            "num_train_samples",
+            file.num_train_samples.to_string(),
+            here.num_train_samples.to_string(),
+        ),
+        (
+            "num_val_samples",
+            opt(file.num_val_samples),
+            opt(here.num_val_samples),
+        ),
+    ];
+    first_difference(path, fields)
 }
 
 /// Checks that two configurations are equal, naming the first field that
@@ -254,17 +563,27 @@ fn same_config(path: &Path, file: &FcConfig, here: &FcConfig) -> Result<()> {
         ),
         ("seed", file.seed.to_string(), here.seed.to_string()),
     ];
-    for (field, found, expected) in fields {
-        if found != expected {
-            return Err(CheckpointError::ConfigMismatch {
-                path: path.into(),
-                field,
-                found,
-                expected,
-            });
-        }
+    first_difference(path, fields)
+}
+
+/// [`CheckpointError::ConfigMismatch`] for the first `(field, in the
+/// file, here)` whose two values differ.
+fn first_difference<const N: usize>(
+    path: &Path,
+    fields: [(&'static str, String, String); N],
+) -> Result<()> {
+    match fields
+        .into_iter()
+        .find(|(_, found, expected)| found != expected)
+    {
+        Some((field, found, expected)) => Err(CheckpointError::ConfigMismatch {
+            path: path.into(),
+            field,
+            found,
+            expected,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A float shown exactly (`{:?}` prints the shortest string that reads
@@ -387,6 +706,8 @@ const HISTORY_TRAIN: &str = "history.train_acc";
 const HISTORY_VAL: &str = "history.val_acc";
 const HISTORY_SECONDS: &str = "history.epoch_seconds";
 const HISTORY_BEST: &str = "history.best_val_acc";
+/// Metadata entry: the run's [`RunSettings`].
+const SOLVER: &str = "solver";
 
 fn kind(file: &Parsed) -> Result<Kind> {
     let not = |msg: String| CheckpointError::NotACheckpoint {
@@ -633,27 +954,64 @@ fn decode_net(file: &Parsed, prefix: &str, config: &FcConfig, bn_key: &str) -> R
             ),
         });
     }
-    let tensor = |name: &str, shape: &[usize]| {
-        Tensor::from_vec(file.values(&format!("{prefix}{name}")), shape)
-            .expect("shape checked against the data length")
+    let tensor = |name: &str, shape: &[usize], values: Values| {
+        let name = format!("{prefix}{name}");
+        let data = checked_values(file, &name, values)?;
+        Ok(Tensor::from_vec(data, shape).expect("shape checked against the data length"))
     };
     let params = l
         .params
         .iter()
-        .map(|(name, shape)| (name.clone(), tensor(name, shape)))
-        .collect();
+        .map(|(name, shape)| Ok((name.clone(), tensor(name, shape, Values::Finite)?)))
+        .collect::<Result<_>>()?;
     let batchnorm = l
         .batchnorm
         .iter()
         .zip(constants)
-        .map(|((name, d), c)| BatchNormStats {
-            running_mean: tensor(&format!("{name}.running_mean"), &[*d]),
-            running_var: tensor(&format!("{name}.running_var"), &[*d]),
-            momentum: c.momentum,
-            eps: c.eps,
+        .map(|((name, d), c)| {
+            Ok(BatchNormStats {
+                running_mean: tensor(&format!("{name}.running_mean"), &[*d], Values::Finite)?,
+                running_var: tensor(&format!("{name}.running_var"), &[*d], Values::Variance)?,
+                momentum: c.momentum,
+                eps: c.eps,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(NetState { params, batchnorm })
+}
+
+/// What a tensor's values must be to be loaded.
+#[derive(Clone, Copy)]
+enum Values {
+    /// Finite (parameters, running means, optimizer buffers).
+    Finite,
+    /// Finite and >= 0 (running variances).
+    Variance,
+}
+
+/// The values of tensor `name` (checked by [`Parsed::expect`]), refused if
+/// one breaks `rule`: a NaN or infinite parameter or a negative variance
+/// comes only from a diverged run or a forged file, and loading it would
+/// score or train a dead net.
+fn checked_values(file: &Parsed, name: &str, rule: Values) -> Result<Vec<f64>> {
+    let values = file.values(name);
+    let (ok, what): (fn(f64) -> bool, _) = match rule {
+        Values::Finite => (f64::is_finite, "a trained net's values are finite"),
+        Values::Variance => (
+            |v: f64| v.is_finite() && v >= 0.0,
+            "a running variance is finite and >= 0",
+        ),
+    };
+    match values.iter().position(|&v| !ok(v)) {
+        None => Ok(values),
+        Some(index) => Err(CheckpointError::BadValue {
+            path: file.path.clone(),
+            name: name.into(),
+            index,
+            value: values[index],
+            rule: what,
+        }),
+    }
 }
 
 fn decode_net_file(file: &Parsed) -> Result<(FcConfig, NetState)> {
@@ -853,15 +1211,18 @@ fn decode_training_file(file: &Parsed) -> Result<TrainingState> {
                 let buffers = ps
                     .buffers
                     .iter()
-                    .map(|b| (b.clone(), file.values(&optim_tensor_name(rule, name, b))))
-                    .collect();
+                    .map(|b| {
+                        let tensor = optim_tensor_name(rule, name, b);
+                        Ok((b.clone(), checked_values(file, &tensor, Values::Finite)?))
+                    })
+                    .collect::<Result<_>>()?;
                 let state = ParamState {
                     step: ps.step,
                     buffers,
                 };
-                (name.clone(), state)
+                Ok((name.clone(), state))
             })
-            .collect(),
+            .collect::<Result<_>>()?,
     };
     // The optimizer's own validation (rule, hyperparameters, buffers), on a
     // scratch optimizer.
@@ -870,6 +1231,7 @@ fn decode_training_file(file: &Parsed) -> Result<TrainingState> {
     scratch
         .import_state(&optim)
         .map_err(|e| meta_err("optimizer", e.to_string()))?;
+    let settings = read_run_settings(file)?;
     let best_val_acc = file.values(HISTORY_BEST)[0];
     let history = History {
         loss_history: file.values(HISTORY_LOSS),
@@ -894,6 +1256,7 @@ fn decode_training_file(file: &Parsed) -> Result<TrainingState> {
         net,
         optim,
         progress,
+        settings,
     })
 }
 

@@ -54,11 +54,20 @@ fn training_state(seed: u64) -> TrainingState {
         net: net.snapshot(),
         optim: opt.export_state(),
         progress,
+        settings: None,
     }
 }
 
 fn save(path: &Path, t: &TrainingState, fail_after: Option<u64>) -> Result<()> {
-    save_training_impl(path, &t.config, &t.net, &t.optim, &t.progress, fail_after)
+    save_training_impl(
+        path,
+        &t.config,
+        &t.net,
+        &t.optim,
+        &t.progress,
+        t.settings.as_ref(),
+        fail_after,
+    )
 }
 
 /// NaN != NaN: compare loss histories by bits.
@@ -101,13 +110,15 @@ fn a_save_cut_short_anywhere_leaves_the_previous_checkpoint_intact() {
         let msg = err.to_string();
         assert!(matches!(err, CheckpointError::Io { .. }), "{msg}");
         assert!(
-            msg.contains("run.safetensors.tmp") && msg.contains("injected write failure"),
+            msg.contains(&format!("run.safetensors.{}-", std::process::id()))
+                && msg.contains(".tmp: injected write failure"),
             "{msg}"
         );
         assert_eq!(std::fs::read(&path).unwrap(), good_bytes, "cut at {cut}");
-        assert!(
-            !format::tmp_path(&path).exists(),
-            "the .tmp file is removed"
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "the temporary file is removed"
         );
         assert!(same(&load_training(&path).unwrap(), &good));
     }
@@ -117,14 +128,28 @@ fn a_save_cut_short_anywhere_leaves_the_previous_checkpoint_intact() {
 }
 
 #[test]
-fn a_stale_tmp_file_from_a_crash_is_overwritten() {
+fn stale_tmp_files_from_a_crash_are_removed_when_a_run_takes_the_save_lock() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("net.safetensors");
-    std::fs::write(format::tmp_path(&path), b"half a checkpoint from a crash").unwrap();
+    let stale = [
+        format::tmp_path(&path),
+        dir.path().join("net.safetensors.tmp"),
+        dir.path().join("net.safetensors.4242-7.tmp"),
+    ];
+    let unrelated = [
+        dir.path().join("other.safetensors.1-1.tmp"),
+        dir.path().join("net.safetensors.notes.tmp"),
+    ];
+    for p in stale.iter().chain(&unrelated) {
+        std::fs::write(p, b"half a checkpoint from a crash").unwrap();
+    }
+    let lock = lock_for_saving(&path).unwrap();
     let t = training_state(3);
     save_net(&path, &t.config, &t.net).unwrap();
     assert_eq!(load_net(&path).unwrap(), (t.config.clone(), t.net.clone()));
-    assert!(!format::tmp_path(&path).exists());
+    drop(lock);
+    assert!(stale.iter().all(|p| !p.exists()));
+    assert!(unrelated.iter().all(|p| p.exists()));
 }
 
 #[test]

@@ -499,23 +499,30 @@ fn a_checkpoint_of_another_run_is_refused_by_the_solver_without_changing_it() {
     // Another batch size.
     let net = FullyConnectedNet::new(config()).unwrap();
     let options = SolverOptions {
-        num_epochs: 4,
         batch_size: 25,
-        update_rule: UpdateRule::Adam,
-        verbose: false,
-        ..SolverOptions::default()
+        ..solver(UpdateRule::Adam, 4).options().clone()
     };
     let mut s = Solver::new(net, toy(200, 1), toy(60, 2), options).unwrap();
     let before = s.progress();
     let err = resume_solver(&path, &mut s).unwrap_err().to_string();
     assert!(
-        err.contains("batch_size 20 but this Solver uses 25"),
+        err.contains("batch_size is 20 in the checkpoint but 25 here"),
         "{err}"
     );
     assert_eq!(s.progress(), before);
     // Another update rule.
     let mut s = solver(UpdateRule::RmsProp, 4);
     let err = resume_solver(&path, &mut s).unwrap_err().to_string();
+    assert!(
+        err.contains("update_rule is adam in the checkpoint but rmsprop here"),
+        "{err}"
+    );
+    // The Solver's own checks, for files without the run's settings.
+    let t = load_training(&path).unwrap();
+    let bare = path.with_extension("bare");
+    save_training(&bare, &t.config, &t.net, &t.optim, &t.progress).unwrap();
+    let mut s = solver(UpdateRule::RmsProp, 4);
+    let err = resume_solver(&bare, &mut s).unwrap_err().to_string();
     assert!(
         err.contains("the optimizer state is adam but this Solver uses rmsprop"),
         "{err}"
@@ -585,4 +592,93 @@ fn saving_refuses_states_that_do_not_fit_their_config() {
         "{err}"
     );
     assert!(!path.exists());
+}
+
+#[test]
+fn non_finite_values_and_negative_running_variances_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.safetensors");
+    let bad = dir.path().join("bad.safetensors");
+    training_file(&good);
+    // (tensor, index, value, what the error must say); every file has
+    // valid checksums, so only the values are wrong.
+    let cases: [(&str, usize, f64, &str); 8] = [
+        ("W1", 3, f64::NAN, "tensor 'W1' holds NaN at index 3"),
+        ("b2", 0, f64::INFINITY, "tensor 'b2' holds inf at index 0"),
+        (
+            "gamma1",
+            5,
+            f64::NEG_INFINITY,
+            "tensor 'gamma1' holds -inf at index 5",
+        ),
+        (
+            "bn1.running_mean",
+            2,
+            f64::NAN,
+            "tensor 'bn1.running_mean' holds NaN",
+        ),
+        (
+            "bn2.running_var",
+            1,
+            -0.5,
+            "tensor 'bn2.running_var' holds -0.5 at index 1",
+        ),
+        (
+            "bn1.running_var",
+            0,
+            f64::INFINITY,
+            "tensor 'bn1.running_var' holds inf",
+        ),
+        (
+            "best.W2",
+            7,
+            f64::NAN,
+            "tensor 'best.W2' holds NaN at index 7",
+        ),
+        (
+            "adam.W1.v",
+            4,
+            f64::NAN,
+            "tensor 'adam.W1.v' holds NaN at index 4",
+        ),
+    ];
+    let mut refusals = 0;
+    for (name, index, value, expect) in cases {
+        rewrite(&good, &bad, |_, t| {
+            let (_, _, v) = t.iter_mut().find(|(n, _, _)| n == name).unwrap();
+            v[index] = value;
+        });
+        let bytes = std::fs::read(&bad).unwrap();
+        let err = refused(&bad, &good, &bytes);
+        assert!(
+            matches!(err, CheckpointError::BadValue { .. }),
+            "{name}: {err:?}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains(expect), "{name}: {msg}");
+        for load in [load_net, load_best_net] {
+            assert_eq!(load(&bad).unwrap_err().to_string(), msg);
+        }
+        assert_eq!(load_training(&bad).unwrap_err().to_string(), msg);
+        refusals += 1;
+        println!("{msg}");
+    }
+    assert_eq!(refusals, 8);
+
+    // A net checkpoint is checked the same way.
+    let net = dir.path().join("net.safetensors");
+    let (config, state) = load_net(&good).unwrap();
+    save_net(&net, &config, &state).unwrap();
+    rewrite(&net, &bad, |_, t| {
+        let (_, _, v) = t
+            .iter_mut()
+            .find(|(n, _, _)| n == "bn1.running_var")
+            .unwrap();
+        v[2] = -1e-3;
+    });
+    let msg = load_net(&bad).unwrap_err().to_string();
+    assert!(
+        msg.contains("tensor 'bn1.running_var' holds -0.001 at index 2"),
+        "{msg}"
+    );
 }

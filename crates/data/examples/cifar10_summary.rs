@@ -2,23 +2,61 @@
 //! how long it took.
 //!
 //! ```text
-//! cargo run --release -p gradtape-data --example cifar10_summary [-- <dir>]
+//! cargo run --release -p gradtape-data --example cifar10_summary [-- [--data] <dir>]
 //! ```
+//!
+//! The directory is `--data DIR`, `--data=DIR` or just `DIR`, as the other
+//! examples take it; without one it is looked for where they look.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use gradtape_data::{find_cifar10_dir, Cifar10, Cifar10Options, NUM_CLASSES};
 
+const USAGE: &str = "usage: cifar10_summary [--data] [DIR]";
+
 fn main() {
-    if let Err(e) = run() {
+    let dir = match data_dir(std::env::args_os().skip(1)) {
+        Ok(dir) => dir,
+        Err(msg) => {
+            eprintln!(
+                "error: {msg}
+{USAGE}"
+            );
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(dir) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
 }
 
-fn run() -> gradtape_data::Result<()> {
-    let explicit = std::env::args_os().nth(1).map(PathBuf::from);
+/// The directory the arguments name, if any.
+fn data_dir(mut args: impl Iterator<Item = OsString>) -> Result<Option<PathBuf>, String> {
+    let dir = match args.next() {
+        None => return Ok(None),
+        Some(a) if a == "--help" || a == "-h" => {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        Some(a) if a == "--data" => args.next().ok_or("--data needs a directory")?,
+        Some(a) => match a.to_str().and_then(|s| s.strip_prefix("--data=")) {
+            Some(dir) => dir.into(),
+            None if a.to_str().is_some_and(|s| s.starts_with('-')) => {
+                return Err(format!("unknown flag {}", a.to_string_lossy()))
+            }
+            None => a,
+        },
+    };
+    match args.next() {
+        Some(extra) => Err(format!("unexpected argument {}", extra.to_string_lossy())),
+        None => Ok(Some(dir.into())),
+    }
+}
+
+fn run(explicit: Option<PathBuf>) -> gradtape_data::Result<()> {
     let dir = find_cifar10_dir(explicit.as_deref())?;
     let start = Instant::now();
     let data = Cifar10::load(&dir, &Cifar10Options::default())?;

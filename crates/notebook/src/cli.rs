@@ -1,11 +1,16 @@
-//! Flags the data-driven examples share.
+//! The examples' flags, in small groups so that each example's `--help`
+//! lists only the flags it uses: [`CommonArgs`] (where the data is),
+//! [`RunArgs`] (a training run's output, seed and checks), [`FinalArgs`]
+//! (the final net), [`CheckpointArgs`] (saving and resuming); and
+//! [`main`], how every example ends.
 
-use crate::final_run::{Checkpointing, FinalOptions};
+use crate::final_run::{BoxError, Checkpointing, FinalOptions};
+use crate::progress::Output;
 use clap::Args;
 use gradtape_data::{find_or_download_cifar10, get_cifar10_data, Cifar10, DownloadOptions};
 use std::path::PathBuf;
 
-/// `--data`, `--out`, `--seed`, `--quiet`.
+/// `--data`: what every example that reads CIFAR-10 has.
 #[derive(Args, Clone, Debug)]
 pub struct CommonArgs {
     /// CIFAR-10 binary-version directory (default: $CIFAR10_DIR, then
@@ -18,15 +23,6 @@ pub struct CommonArgs {
     /// (same as GRADTAPE_OFFLINE=1).
     #[arg(long)]
     pub no_download: bool,
-    /// Where figures and results.json go.
-    #[arg(long, value_name = "DIR", default_value = "target/notebook")]
-    pub out: PathBuf,
-    /// Seed for initialisation, dropout masks and minibatches.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Print only the results, no training progress.
-    #[arg(long)]
-    pub quiet: bool,
 }
 
 impl CommonArgs {
@@ -42,6 +38,63 @@ impl CommonArgs {
     }
 }
 
+/// `--out`, `--seed`, `--quiet`, `--detect-anomaly`: the flags of every
+/// example that trains.
+#[derive(Args, Clone, Debug)]
+pub struct RunArgs {
+    /// Where figures and results.json go (created if missing; checked
+    /// before training starts).
+    #[arg(long, value_name = "DIR", default_value = "target/notebook")]
+    pub out: PathBuf,
+    /// Seed for initialisation, dropout masks and minibatches.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub seed: u64,
+    /// Print only the results, no training progress.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Check every op's values and gradients while training, and stop at
+    /// the first NaN or infinity, naming the op (slower).
+    #[arg(long)]
+    pub detect_anomaly: bool,
+}
+
+impl RunArgs {
+    /// Where progress goes: nothing with `--quiet`, else a bar or lines.
+    pub fn output(&self) -> Output {
+        Output::choose(self.quiet)
+    }
+
+    /// Creates `--out` (with its parents) and checks that files can be
+    /// written there, so a run does not lose its results at the end.
+    pub fn prepare_out(&self) -> Result<(), BoxError> {
+        std::fs::create_dir_all(&self.out).map_err(|e| {
+            format!(
+                "--out {}: cannot create the directory: {e}",
+                self.out.display()
+            )
+        })?;
+        gradtape_checkpoint::check_writable_dir(&self.out).map_err(|e| format!("--out {e}"))?;
+        Ok(())
+    }
+}
+
+/// A count flag's value: a whole number of at least 1. Negative numbers
+/// reach this parser (rather than being taken for a flag) so the message
+/// says what is wrong with them.
+///
+/// ```
+/// use gradtape_notebook::cli::positive;
+/// assert_eq!(positive("20"), Ok(20));
+/// assert!(positive("0").is_err());
+/// assert!(positive("-1").unwrap_err().contains("must be a positive whole number"));
+/// ```
+pub fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("must be a positive whole number (1 or more)".into()),
+    }
+}
+
 /// The final net's settings as flags; unset flags keep the default.
 #[derive(Args, Clone, Debug, Default)]
 pub struct FinalArgs {
@@ -49,34 +102,35 @@ pub struct FinalArgs {
     #[arg(long)]
     pub notebook_config: bool,
     /// Epochs of the final run.
-    #[arg(long)]
+    #[arg(long, value_parser = positive, allow_negative_numbers = true)]
     pub epochs: Option<usize>,
     /// Adam's initial learning rate.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Learning-rate factor per epoch.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lr_decay: Option<f64>,
     /// Keep probability of dropout.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub dropout: Option<f64>,
     /// Weight initialisation scale.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub weight_scale: Option<f64>,
     /// Hidden widths, comma-separated (e.g. 500,500,500).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = positive, allow_negative_numbers = true)]
     pub hidden: Option<Vec<usize>>,
 }
 
 impl FinalArgs {
-    /// The options these flags select, with `seed`.
-    pub fn options(&self, seed: u64) -> FinalOptions {
+    /// The options these flags select, with the run's seed and anomaly mode.
+    pub fn options(&self, run: &RunArgs) -> FinalOptions {
         let mut o = if self.notebook_config {
             FinalOptions::notebook()
         } else {
             FinalOptions::default()
         };
-        o.seed = seed;
+        o.seed = run.seed;
+        o.detect_anomaly = run.detect_anomaly;
         o.epochs = self.epochs.unwrap_or(o.epochs);
         o.learning_rate = self.lr.unwrap_or(o.learning_rate);
         o.lr_decay = self.lr_decay.unwrap_or(o.lr_decay);
@@ -89,20 +143,26 @@ impl FinalArgs {
     }
 }
 
-/// `--save` and `--resume` for a long training run.
+/// `--save`, `--resume` and `--overwrite` for a long training run.
 #[derive(Args, Clone, Debug, Default)]
 pub struct CheckpointArgs {
     /// Write a training checkpoint (safetensors) here at the end of every
     /// epoch, replacing the previous one atomically: an interrupted run
-    /// loses at most the epoch it was in.
+    /// loses at most the epoch it was in. The directory must exist. An
+    /// existing file is replaced only if it is this run's own checkpoint
+    /// (same configuration, seed and settings), unless --overwrite.
     #[arg(long, value_name = "PATH")]
     pub save: Option<PathBuf>,
     /// Continue the run saved in this training checkpoint (from the end of
     /// its last epoch), exactly as if it had not stopped. Pass the flags the
-    /// saved run had (the net's configuration must match; --epochs may be
-    /// larger, to train further).
+    /// saved run had: a configuration or setting that differs (--lr,
+    /// --lr-decay, --seed, --hidden, ...) is refused, since the resumed run
+    /// could not honour it exactly; --epochs may be larger, to train further.
     #[arg(long, value_name = "PATH")]
     pub resume: Option<PathBuf>,
+    /// Let --save replace a file that is not this run's checkpoint.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 impl CheckpointArgs {
@@ -111,6 +171,37 @@ impl CheckpointArgs {
         Checkpointing {
             save: self.save.clone(),
             resume: self.resume.clone(),
+            overwrite: self.overwrite,
         }
     }
 }
+
+/// How every example ends: runs `body`, and on an error prints it as a
+/// sentence (its `Display`, with its causes) to stderr and exits with
+/// code 1. Output to a closed pipe (`| head -1`) ends the process quietly,
+/// by SIGPIPE, as other command-line tools end, instead of a panic from
+/// `println!`.
+pub fn main<E: std::fmt::Display>(body: impl FnOnce() -> Result<(), E>) {
+    restore_sigpipe();
+    if let Err(e) = body() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Rust ignores SIGPIPE, so writing to a closed pipe returns an error that
+/// `println!` turns into a panic; the default action ends the process
+/// silently instead.
+#[cfg(unix)]
+fn restore_sigpipe() {
+    // SAFETY: `signal` with `SIG_DFL` installs no handler (no code of ours
+    // runs in signal context); it only resets the disposition Rust's runtime
+    // set to SIG_IGN. It is called at the start of `main`, and changing a
+    // disposition is process-wide and thread-safe by POSIX.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_sigpipe() {}

@@ -9,7 +9,7 @@ use gradtape_data::Cifar10;
 use gradtape_nn::{FcConfig, FullyConnectedNet, Normalization};
 use gradtape_optim::UpdateRule;
 use gradtape_plot::{plot_panels, Panel, Series};
-use gradtape_train::{check_accuracy, Solver, SolverOptions};
+use gradtape_train::{check_accuracy, MemoryEstimate, Solver, SolverOptions};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -38,6 +38,9 @@ pub struct FinalOptions {
     pub lr_decay: f64,
     /// Seed for the net and the Solver.
     pub seed: u64,
+    /// Anomaly mode: check every op's values and gradients, and stop at the
+    /// first NaN or infinity naming the op.
+    pub detect_anomaly: bool,
 }
 
 impl FinalOptions {
@@ -56,6 +59,7 @@ impl FinalOptions {
             learning_rate: 1e-3,
             lr_decay: 0.9,
             seed: 0,
+            detect_anomaly: false,
         }
     }
 }
@@ -78,14 +82,29 @@ impl Default for FinalOptions {
 /// What the final run produced.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FinalResult {
-    /// The settings used.
+    /// The settings used: a resumed run has exactly the saved run's (the
+    /// resume refuses any other), `epochs` aside.
     pub options: FinalOptions,
-    /// Histories and wall time.
+    /// The epoch a resumed run started from (`None`: from the start).
+    pub resumed_from_epoch: Option<usize>,
+    /// The epochs this process trained (`options.epochs` less
+    /// `resumed_from_epoch`).
+    pub epochs_run: usize,
+    /// Histories (of the whole run, resumed or not) and this process's
+    /// wall time.
     pub run: RunSummary,
     /// Accuracy of the restored best net on the whole validation split.
     pub val_acc: f64,
     /// Accuracy of the restored best net on the test split.
     pub test_acc: f64,
+}
+
+impl FinalResult {
+    /// Wall time per epoch this process trained (after a resume, the
+    /// epochs before it are not counted).
+    pub fn seconds_per_epoch(&self) -> f64 {
+        self.run.seconds / self.epochs_run.max(1) as f64
+    }
 }
 
 /// Checkpoints of the final run: where to save one at every epoch end, and
@@ -96,6 +115,8 @@ pub struct Checkpointing {
     pub save: Option<PathBuf>,
     /// The run continues from this training checkpoint.
     pub resume: Option<PathBuf>,
+    /// `save` may replace a file that is not this run's checkpoint.
+    pub overwrite: bool,
 }
 
 /// An error of a checkpointed run: training, or a checkpoint.
@@ -118,6 +139,56 @@ pub fn net_config(options: &FinalOptions) -> FcConfig {
     }
 }
 
+/// The Solver's options for `options`, reporting to `output`.
+pub fn solver_options(options: &FinalOptions, output: Output) -> SolverOptions {
+    SolverOptions {
+        num_epochs: options.epochs,
+        batch_size: options.batch_size,
+        update_rule: UpdateRule::Adam,
+        learning_rate: options.learning_rate,
+        lr_decay: options.lr_decay,
+        print_every: 100,
+        verbose: output.solver_verbose(),
+        seed: options.seed,
+        detect_anomaly: options.detect_anomaly,
+        ..SolverOptions::default()
+    }
+}
+
+/// What can be checked before the data is loaded and anything trained:
+/// the net's configuration, at least one epoch, the learning rate and its
+/// decay, the memory the run needs
+/// against the memory available ([`MemoryEstimate`]), and that
+/// `checkpoints.save` can be written without replacing another run's
+/// checkpoint or an unrelated file
+/// ([`gradtape_checkpoint::check_save_target`]).
+pub fn preflight(
+    options: &FinalOptions,
+    checkpoints: &Checkpointing,
+) -> std::result::Result<(), BoxError> {
+    let config = net_config(options);
+    config.validate()?;
+    if options.epochs == 0 {
+        return Err("epochs must be at least 1".into());
+    }
+    // The optimizer's own checks of the learning rate and its decay.
+    gradtape_optim::build(UpdateRule::Adam, options.learning_rate)?
+        .decay_learning_rate(options.lr_decay)?;
+    MemoryEstimate::fc_training(&config, options.batch_size, UpdateRule::Adam)?.check()?;
+    if let Some(path) = &checkpoints.save {
+        // Saving over the checkpoint being resumed: the resume itself
+        // refuses it unless it is this run's (naming what differs).
+        let resuming_it = checkpoints.resume.as_ref() == Some(path);
+        gradtape_checkpoint::check_save_target(
+            path,
+            &config,
+            &solver_options(options, Output::Quiet),
+            checkpoints.overwrite || resuming_it,
+        )?;
+    }
+    Ok(())
+}
+
 /// Trains the final net on all of `data.train`, then scores the restored
 /// best net on the whole validation and test splits.
 pub fn run(data: &Cifar10, options: &FinalOptions, output: Output) -> Result<FinalResult> {
@@ -133,28 +204,29 @@ pub fn run(data: &Cifar10, options: &FinalOptions, output: Output) -> Result<Fin
 /// [`run`], resuming from `checkpoints.resume` if set and saving a training
 /// checkpoint to `checkpoints.save` at the end of every epoch if set. A
 /// resumed run gives the same histories, parameters and accuracies as one
-/// that never stopped (its wall times aside).
+/// that never stopped (its wall times aside); it must have the saved run's
+/// options (`epochs` aside), or it is refused.
+///
+/// Runs [`preflight`] first, and holds the save lock of `checkpoints.save`
+/// ([`gradtape_checkpoint::lock_for_saving`]) for the whole run, so a second
+/// run saving to the same path is refused.
 pub fn run_checkpointed(
     data: &Cifar10,
     options: &FinalOptions,
     output: Output,
     checkpoints: &Checkpointing,
 ) -> std::result::Result<FinalResult, BoxError> {
-    let net = FullyConnectedNet::new(net_config(options))?;
-    let solver_options = SolverOptions {
-        num_epochs: options.epochs,
-        batch_size: options.batch_size,
-        update_rule: UpdateRule::Adam,
-        learning_rate: options.learning_rate,
-        lr_decay: options.lr_decay,
-        print_every: 100,
-        verbose: output.solver_verbose(),
-        seed: options.seed,
-        ..SolverOptions::default()
+    preflight(options, checkpoints)?;
+    let _lock = match &checkpoints.save {
+        Some(path) => Some(gradtape_checkpoint::lock_for_saving(path)?),
+        None => None,
     };
-    let mut solver = Solver::new(net, &data.train, &data.val, solver_options)?;
+    let net = FullyConnectedNet::new(net_config(options))?;
+    let mut solver = Solver::new(net, &data.train, &data.val, solver_options(options, output))?;
+    let mut resumed_from_epoch = None;
     if let Some(path) = &checkpoints.resume {
         let state = gradtape_checkpoint::resume_solver(path, &mut solver)?;
+        resumed_from_epoch = Some(state.progress.epoch);
         if output != Output::Quiet {
             println!(
                 "resumed from {} at epoch {} (iteration {})",
@@ -166,7 +238,8 @@ pub fn run_checkpointed(
     }
     attach(&mut solver, output, "final net");
     let start = std::time::Instant::now();
-    for epoch in solver.epoch() + 1..=options.epochs {
+    let first_epoch = solver.epoch();
+    for epoch in first_epoch + 1..=options.epochs {
         solver.train_until_epoch(epoch)?;
         if let Some(path) = &checkpoints.save {
             gradtape_checkpoint::save_solver(path, &solver)?;
@@ -185,6 +258,8 @@ pub fn run_checkpointed(
     }
     Ok(FinalResult {
         options: options.clone(),
+        resumed_from_epoch,
+        epochs_run: options.epochs - first_epoch,
         run,
         val_acc,
         test_acc,

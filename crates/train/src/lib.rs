@@ -3,7 +3,9 @@
 //! and accuracy histories, and restores the best model by validation accuracy.
 
 mod dataset;
+mod memory;
 mod solver;
 
 pub use dataset::{Dataset, InMemory};
+pub use memory::{available_memory, MemoryEstimate};
 pub use solver::{check_accuracy, Event, History, Solver, SolverOptions, SolverProgress};

@@ -165,6 +165,28 @@ pub enum Event {
 /// statistics** of the epoch with the best validation accuracy. (The
 /// course's Solver restores only the parameters, so its restored net mixes
 /// the best epoch's weights with the last epoch's statistics.)
+///
+/// A run never goes on with NaN or infinite values: the first non-finite
+/// loss stops it before its gradients are applied, and at every accuracy
+/// check (after the first update and at every epoch end) every parameter
+/// and batchnorm statistic must be finite (running variances >= 0). Either
+/// stops training with [`Error::Training`] naming the iteration and what
+/// was not finite, and suggesting a lower learning rate (or, at the first
+/// iteration, a smaller weight scale).
+///
+/// ```
+/// use gradtape_core::{rng_from_seed, Tensor};
+/// use gradtape_nn::{FcConfig, FullyConnectedNet};
+/// use gradtape_train::{InMemory, Solver, SolverOptions};
+/// let data = |seed| {
+///     let x = Tensor::randn(&[40, 5], &mut rng_from_seed(seed));
+///     InMemory::new(x, (0..40).map(|i| i % 3).collect()).unwrap()
+/// };
+/// let net = FullyConnectedNet::new(FcConfig { input_dim: 5, num_classes: 3, ..FcConfig::default() }).unwrap();
+/// let options = SolverOptions { learning_rate: 1e300, batch_size: 10, verbose: false, ..SolverOptions::default() };
+/// let err = Solver::new(net, data(1), data(2), options).unwrap().train().unwrap_err();
+/// assert!(err.to_string().contains("try a lower learning rate"), "{err}");
+/// ```
 pub struct Solver<M: Model, D: Dataset> {
     model: M,
     train: D,
@@ -180,9 +202,17 @@ pub struct Solver<M: Model, D: Dataset> {
 }
 
 impl<M: Model, D: Dataset> Solver<M, D> {
-    /// Checks the options against the data and builds the optimizer.
+    /// Checks the options against the data (at least one epoch, whose
+    /// iteration count fits a `usize`; a batch no larger than the training
+    /// set; ...) and builds the optimizer.
     pub fn new(mut model: M, train: D, val: D, options: SolverOptions) -> Result<Self> {
         const OP: &str = "Solver";
+        if options.num_epochs == 0 {
+            return Err(Error::invalid(
+                OP,
+                "num_epochs is 0: there is nothing to train",
+            ));
+        }
         if options.batch_size == 0 {
             return Err(Error::invalid(OP, "batch_size is 0"));
         }
@@ -198,6 +228,20 @@ impl<M: Model, D: Dataset> Solver<M, D> {
         }
         if val.is_empty() {
             return Err(Error::invalid(OP, "the validation set is empty"));
+        }
+        let iterations_per_epoch = (train.len() / options.batch_size).max(1);
+        if options
+            .num_epochs
+            .checked_mul(iterations_per_epoch)
+            .is_none()
+        {
+            return Err(Error::invalid(
+                OP,
+                format!(
+                    "{} epochs of {iterations_per_epoch} iterations are too many (the iteration count overflows)",
+                    options.num_epochs
+                ),
+            ));
         }
         if !(options.lr_decay >= 0.0 && options.lr_decay.is_finite()) {
             return Err(Error::invalid(
@@ -337,7 +381,7 @@ impl<M: Model, D: Dataset> Solver<M, D> {
         }
         let mut dims = vec![bs];
         dims.extend(self.train.example_dims());
-        let mut x = Tensor::zeros(&dims);
+        let mut x = batch_buffer(&dims)?;
         let mut y = Vec::with_capacity(bs);
         let mut indices = vec![0; bs];
         let mut epoch = self.iteration / iterations_per_epoch;
@@ -356,6 +400,10 @@ impl<M: Model, D: Dataset> Solver<M, D> {
                 source: Box::new(e),
             };
             let loss = self.model.train_loss(&x, &y).map_err(at)?;
+            // Stop before a non-finite loss's gradients reach the parameters.
+            if !loss.is_finite() {
+                return Err(at(self.diverged(t, format!("the loss is {loss}"))));
+            }
             self.model.step(self.optimizer.as_mut()).map_err(at)?;
             self.history.loss_history.push(loss);
             if self.options.verbose && t % self.options.print_every.max(1) == 0 {
@@ -520,6 +568,8 @@ impl<M: Model, D: Dataset> Solver<M, D> {
         epoch_end: bool,
         epoch_start: &mut Instant,
     ) -> Result<()> {
+        // Called before `self.iteration` moves past the update just made.
+        self.check_finite(self.iteration)?;
         let train_acc = check_accuracy(
             &mut self.model,
             &self.train,
@@ -567,6 +617,62 @@ impl<M: Model, D: Dataset> Solver<M, D> {
     }
 }
 
+impl<M: Model, D: Dataset> Solver<M, D> {
+    /// The error for a run whose values stopped being finite at (0-based)
+    /// iteration `t`: at the first iteration the initial values overflowed
+    /// (no update has been applied yet); later, the updates diverged.
+    fn diverged(&self, t: usize, what: String) -> Error {
+        let hint = if t == 0 {
+            "not finite at the first iteration: the initial net's values overflow; try a smaller weight scale (or check the data)".to_string()
+        } else {
+            format!(
+                "not finite: training diverged; try a lower learning rate (this run started at {:e})",
+                self.options.learning_rate
+            )
+        };
+        Error::invalid("Solver", format!("{what}, {hint}"))
+    }
+
+    /// Checks that every parameter and batchnorm statistic is finite (and
+    /// every running variance >= 0), after (0-based) iteration `t`'s update:
+    /// run at every accuracy check, so a net never trains on, or is scored
+    /// or kept as the best, with NaN or infinite values.
+    fn check_finite(&self, t: usize) -> Result<()> {
+        let state = self.model.snapshot();
+        let bad = |name: &str, values: &[f64], nonneg: bool| {
+            values
+                .iter()
+                .position(|v| !v.is_finite() || (nonneg && *v < 0.0))
+                .map(|i| format!("{name} holds {} at index {i}", values[i]))
+        };
+        let mut found = state
+            .params
+            .iter()
+            .find_map(|(name, t)| bad(name, t.data(), false));
+        for (i, s) in state.batchnorm.iter().enumerate() {
+            found = found
+                .or_else(|| {
+                    bad(
+                        &format!("batchnorm layer {} running_mean", i + 1),
+                        s.running_mean.data(),
+                        false,
+                    )
+                })
+                .or_else(|| {
+                    bad(
+                        &format!("batchnorm layer {} running_var", i + 1),
+                        s.running_var.data(),
+                        true,
+                    )
+                });
+        }
+        match found {
+            Some(what) => Err(self.diverged(t, what)),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Why `state` does not fit a model whose snapshot is `model` (names,
 /// shapes, number of batchnorm layers), if it does not.
 fn layout_mismatch(state: &NetState, model: &NetState) -> Option<String> {
@@ -603,6 +709,26 @@ fn layout_mismatch(state: &NetState, model: &NetState) -> Option<String> {
     None
 }
 
+/// A zeroed minibatch buffer of shape `dims`: its size is counted with
+/// checked arithmetic and reserved with `try_reserve_exact`, so a batch too
+/// large for memory is an error rather than an abort.
+fn batch_buffer(dims: &[usize]) -> Result<Tensor> {
+    const OP: &str = "Solver";
+    let n = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| Error::invalid(OP, format!("a minibatch of shape {dims:?} overflows")))?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(n).map_err(|e| {
+        Error::invalid(
+            OP,
+            format!("cannot allocate a minibatch of shape {dims:?} ({n} values): {e}"),
+        )
+    })?;
+    data.resize(n, 0.0);
+    Tensor::from_vec(data, dims)
+}
+
 /// Accuracy of `model` on `data` in test mode, scored `batch_size` examples
 /// at a time. With `num_samples` smaller than the data, that many examples
 /// are drawn with replacement (as the course does); otherwise all are used,
@@ -630,9 +756,9 @@ pub fn check_accuracy<M: Model + ?Sized, D: Dataset + ?Sized>(
     let batch_tensor = |rows: usize| {
         let mut dims = vec![rows];
         dims.extend(data.example_dims());
-        Tensor::zeros(&dims)
+        batch_buffer(&dims)
     };
-    let mut full = batch_tensor(batch_size.min(indices.len()));
+    let mut full = batch_tensor(batch_size.min(indices.len()))?;
     let mut y = Vec::with_capacity(batch_size);
     let mut correct = 0;
     for chunk in indices.chunks(batch_size) {
@@ -640,7 +766,7 @@ pub fn check_accuracy<M: Model + ?Sized, D: Dataset + ?Sized>(
         let x = if chunk.len() == full.dims()[0] {
             &mut full
         } else {
-            short = batch_tensor(chunk.len());
+            short = batch_tensor(chunk.len())?;
             &mut short
         };
         data.fill_batch(chunk, x.data_mut(), &mut y)?;

@@ -1,6 +1,6 @@
 //! `SolverOptions::detect_anomaly`: a NaN or infinity in the data stops
 //! training at the op it first reaches, with the iteration; without it, the
-//! run goes on (and its loss shows the NaN).
+//! run stops only at the first non-finite loss.
 
 use gradtape_core::{rng_from_seed, Error, Tensor};
 use gradtape_nn::{FcConfig, FullyConnectedNet, Normalization};
@@ -73,15 +73,24 @@ fn one_nan_example_is_caught_no_later_than_the_loss_shows_it() {
             row[0] = f64::NAN;
         }
     };
-    // Off (the default): training goes on; the loss goes NaN from the first
-    // minibatch that holds example 37.
+    // Off (the default): the Solver stops at the first minibatch that holds
+    // example 37, whose loss is NaN, before that loss's gradients are applied.
     let mut off = solver(data(100, 1, poison), false);
-    off.train().unwrap();
-    let losses = &off.history().loss_history;
-    let first_nan = losses
-        .iter()
-        .position(|l| l.is_nan())
-        .expect("the NaN reaches the loss");
+    let err = off.train().unwrap_err();
+    let Error::Training {
+        iteration: at_loss,
+        source,
+    } = &err
+    else {
+        panic!("not a training error: {err}");
+    };
+    assert!(
+        source.to_string().starts_with("Solver: the loss is NaN"),
+        "{err}"
+    );
+    let losses = off.history().loss_history.clone();
+    assert_eq!(losses.len(), at_loss - 1);
+    assert!(losses.iter().all(|l| l.is_finite()));
 
     // On: the same run stops with the op and the iteration, its history
     // identical up to there.
@@ -91,9 +100,8 @@ fn one_nan_example_is_caught_no_later_than_the_loss_shows_it() {
         panic!("not a training error: {err}");
     };
     assert!(
-        *iteration <= first_nan + 1,
-        "{err} (loss NaN at iteration {})",
-        first_nan + 1
+        *iteration <= *at_loss,
+        "{err} (loss NaN at iteration {at_loss})"
     );
     assert!(
         matches!(**source, Error::NonFinite { op: "affine", .. }),
@@ -103,10 +111,7 @@ fn one_nan_example_is_caught_no_later_than_the_loss_shows_it() {
     assert!(before.len() < *iteration);
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(before), bits(&losses[..before.len()]));
-    println!(
-        "{err}; without anomaly mode the loss first went NaN at iteration {}",
-        first_nan + 1
-    );
+    println!("{err}; without anomaly mode the loss was NaN at iteration {at_loss}");
 }
 
 #[test]
