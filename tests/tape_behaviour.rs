@@ -430,3 +430,22 @@ fn the_new_ops_name_themselves_and_both_shapes() {
     let s = t.sum_axis(e, 1, false).unwrap();
     assert_eq!(t.value(s).unwrap().data(), &[0.0, 0.0]);
 }
+
+#[test]
+fn empty_tensors_with_huge_dimensions_are_errors_not_panics() {
+    // No elements, but the products of some of its dimensions overflow.
+    let big = 1usize << 40;
+    let mut t = Tape::new();
+    let e = t.input(Tensor::zeros(&[0, big, big]));
+    let err = t.sum_axis(e, 0, false).unwrap_err().to_string();
+    assert!(err.starts_with("sum_axis: shape (1099511627776, 1099511627776)"), "{err}");
+    let one = t.input(Tensor::ones(&[1, 1, 1]));
+    let err = t.add(e, one).unwrap_err().to_string();
+    assert!(err.starts_with("add: the strides of"), "{err}");
+    // (2^40, 0) x (0, 2^40): empty operands, an output too large to address.
+    let a = t.input(Tensor::zeros(&[big, 0]));
+    let b = t.input(Tensor::zeros(&[0, big]));
+    let err = t.matmul(a, b).unwrap_err().to_string();
+    assert!(err.starts_with("matmul: shape"), "{err}");
+    assert!(t.reshape(e, &[0]).is_ok());
+}
