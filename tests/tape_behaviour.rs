@@ -438,7 +438,10 @@ fn empty_tensors_with_huge_dimensions_are_errors_not_panics() {
     let mut t = Tape::new();
     let e = t.input(Tensor::zeros(&[0, big, big]));
     let err = t.sum_axis(e, 0, false).unwrap_err().to_string();
-    assert!(err.starts_with("sum_axis: shape (1099511627776, 1099511627776)"), "{err}");
+    assert!(
+        err.starts_with("sum_axis: shape (1099511627776, 1099511627776)"),
+        "{err}"
+    );
     let one = t.input(Tensor::ones(&[1, 1, 1]));
     let err = t.add(e, one).unwrap_err().to_string();
     assert!(err.starts_with("add: the strides of"), "{err}");
