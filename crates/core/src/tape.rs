@@ -13,9 +13,9 @@
 //! adds on every later one ([`GradSlot::Accumulate`](crate::GradSlot::Accumulate)),
 //! so a variable used twice receives the sum of both contributions.
 //!
-//! Every tape has a process-unique id, and every [`Var`] carries the id of
-//! the tape that made it: a `Var` used on another tape is an error naming
-//! the op and both tapes.
+//! Every tape has an id, unique among the first 2^32 tapes of a process, and
+//! every [`Var`] carries the id of the tape that made it: a `Var` used on
+//! another tape is an error naming the op and both tapes.
 
 use crate::grads::GradBuf;
 use crate::{BackwardCtx, Error, Grads, Result, Shape, Tensor};
