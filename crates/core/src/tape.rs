@@ -763,17 +763,24 @@ fn first_non_finite(xs: &[f64]) -> Option<usize> {
     }
 }
 
-/// The element count of `dims`, or an error naming `op` when it overflows.
+/// The element count of `dims`, or an error naming `op` when a tensor of
+/// that shape could not be addressed: the product of its dimensions, a zero
+/// counted as 1 (so an empty tensor's other dimensions are bounded too),
+/// must not exceed `isize::MAX` bytes of `f64`. The message shows the dims
+/// as a list: building a `Shape` from them is what is being guarded.
 pub(crate) fn checked_numel(op: &'static str, dims: &[usize]) -> Result<usize> {
-    dims.iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .ok_or_else(|| {
-            Error::invalid(
-                op,
-                format!(
-                    "shape {} holds more elements than memory can address",
-                    Shape::from(dims)
-                ),
-            )
-        })
+    const MAX_NUMEL: usize = isize::MAX as usize / std::mem::size_of::<f64>();
+    let mut bound = 1usize;
+    for &d in dims {
+        bound = match bound.checked_mul(d.max(1)) {
+            Some(b) if b <= MAX_NUMEL => b,
+            _ => {
+                return Err(Error::invalid(
+                    op,
+                    format!("shape {dims:?} holds more elements than memory can address"),
+                ))
+            }
+        };
+    }
+    Ok(dims.iter().product())
 }
