@@ -430,3 +430,31 @@ fn the_new_ops_name_themselves_and_both_shapes() {
     let s = t.sum_axis(e, 1, false).unwrap();
     assert_eq!(t.value(s).unwrap().data(), &[0.0, 0.0]);
 }
+
+#[test]
+fn shapes_too_large_to_address_are_errors_not_panics() {
+    // (2^40, 0) x (0, 2^40): empty operands, an output too large to address.
+    let big = 1usize << 40;
+    let mut t = Tape::new();
+    let a = t.input(Tensor::zeros(&[big, 0]));
+    let b = t.input(Tensor::zeros(&[0, big]));
+    let err = t.matmul(a, b).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "matmul: shape [1099511627776, 1099511627776] holds more elements than memory can address"
+    );
+    let err = t.reshape(a, &[0, big, big]).unwrap_err().to_string();
+    assert!(
+        err.starts_with("reshape: shape [0, 1099511627776, 1099511627776]"),
+        "{err}"
+    );
+    assert!(t.reshape(a, &[0]).is_ok());
+    let err = t
+        .input_from_slice(&[], &[0, usize::MAX])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("input_from_slice: shape [0, 18446744073709551615]"),
+        "{err}"
+    );
+}

@@ -13,9 +13,9 @@
 //! adds on every later one ([`GradSlot::Accumulate`](crate::GradSlot::Accumulate)),
 //! so a variable used twice receives the sum of both contributions.
 //!
-//! Every tape has a process-unique id, and every [`Var`] carries the id of
-//! the tape that made it: a `Var` used on another tape is an error naming
-//! the op and both tapes.
+//! Every tape has an id, unique among the first 2^32 tapes of a process, and
+//! every [`Var`] carries the id of the tape that made it: a `Var` used on
+//! another tape is an error naming the op and both tapes.
 
 use crate::grads::GradBuf;
 use crate::{BackwardCtx, Error, Grads, Result, Shape, Tensor};
@@ -764,17 +764,24 @@ fn first_non_finite(xs: &[f64]) -> Option<usize> {
     }
 }
 
-/// The element count of `dims`, or an error naming `op` when it overflows.
+/// The element count of `dims`, or an error naming `op` when a tensor of
+/// that shape could not be addressed: the product of its dimensions, a zero
+/// counted as 1 (so an empty tensor's other dimensions are bounded too),
+/// must not exceed `isize::MAX` bytes of `f64`. The message shows the dims
+/// as a list: building a `Shape` from them is what is being guarded.
 pub(crate) fn checked_numel(op: &'static str, dims: &[usize]) -> Result<usize> {
-    dims.iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .ok_or_else(|| {
-            Error::invalid(
-                op,
-                format!(
-                    "shape {} holds more elements than memory can address",
-                    Shape::from(dims)
-                ),
-            )
-        })
+    const MAX_NUMEL: usize = isize::MAX as usize / std::mem::size_of::<f64>();
+    let mut bound = 1usize;
+    for &d in dims {
+        bound = match bound.checked_mul(d.max(1)) {
+            Some(b) if b <= MAX_NUMEL => b,
+            _ => {
+                return Err(Error::invalid(
+                    op,
+                    format!("shape {dims:?} holds more elements than memory can address"),
+                ))
+            }
+        };
+    }
+    Ok(dims.iter().product())
 }

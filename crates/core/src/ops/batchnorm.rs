@@ -8,7 +8,7 @@
 //! the running statistics. Backward is the full expression through the batch
 //! statistics.
 
-use crate::{Error, Mode, Result, Tape, Tensor, Var};
+use crate::{Error, GradSlot, Mode, Result, Tape, Tensor, Var};
 
 /// The running mean and variance a batchnorm layer keeps between batches,
 /// with its momentum and epsilon.
@@ -70,25 +70,8 @@ impl Tape {
         stats: &mut BatchNormStats,
     ) -> Result<Var> {
         const OP: &str = "batchnorm";
-        for v in [x, gamma, beta] {
-            self.check(OP, v)?;
-        }
-        let (tx, tg, tb) = (self.value(x)?, self.value(gamma)?, self.value(beta)?);
-        let (n, d) = match tx.dims() {
-            [n, d] => (*n, *d),
-            _ => {
-                return Err(Error::invalid(
-                    OP,
-                    format!("x is {}, not an (N, D) matrix", tx.shape()),
-                ))
-            }
-        };
-        if tg.dims() != [d] {
-            return Err(Error::shapes(OP, "x", tx.shape(), "gamma", tg.shape()));
-        }
-        if tb.dims() != [d] {
-            return Err(Error::shapes(OP, "x", tx.shape(), "beta", tb.shape()));
-        }
+        let (n, d) = self.normalization_shapes(OP, x, gamma, beta)?;
+        let tx = self.value(x)?;
         if stats.running_mean.dims() != [d] || stats.running_var.dims() != [d] {
             return Err(Error::shapes(
                 OP,
@@ -158,19 +141,27 @@ impl Tape {
                 let gam = ctx.value(gamma).data();
                 let s = ctx.value(inv_std).data();
                 let nf = n as f64;
-                let (sum_g, sum_gh) = (&sum_g, &sum_gh);
-                // Row by row, in the buffer's (N, D) order.
-                let dx = g.chunks(d).zip(h.chunks(d)).flat_map(|(gr, hr)| {
-                    (0..d).map(move |j| {
+                // Indexed loops over each row (assign when fresh, else add:
+                // the branch goes the same way for every element).
+                let (gx, fresh) = match slot {
+                    GradSlot::Fresh(gx) => (gx, true),
+                    GradSlot::Accumulate(gx) => (gx, false),
+                };
+                for ((gxr, gr), hr) in gx.chunks_mut(d).zip(g.chunks(d)).zip(h.chunks(d)) {
+                    for j in 0..d {
                         let k = gam[j] * s[j];
-                        match mode {
+                        let v = match mode {
                             // dx = gamma/sigma * (dY - mean(dY) - xhat * mean(dY * xhat))
                             Mode::Train => k * (gr[j] - (sum_g[j] + hr[j] * sum_gh[j]) / nf),
                             Mode::Test => k * gr[j],
+                        };
+                        if fresh {
+                            gxr[j] = v;
+                        } else {
+                            gxr[j] += v;
                         }
-                    })
-                });
-                slot.write(dx);
+                    }
+                }
             }
         })
     }

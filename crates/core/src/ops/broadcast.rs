@@ -45,8 +45,8 @@ impl Plan {
         checked_numel(op, &dims)?;
         let plan = Plan {
             dims,
-            a: strides(&pa),
-            b: strides(&pb),
+            a: strides(op, &pa)?,
+            b: strides(op, &pb)?,
         };
         Ok((plan, Shape::from(&dims[MAX_RANK - rank..])))
     }
@@ -80,15 +80,22 @@ fn padded(s: &Shape) -> [usize; MAX_RANK] {
 }
 
 /// Row-major element strides of padded dims, 0 on size-1 axes (they are the
-/// ones repeated).
-fn strides(p: &[usize; MAX_RANK]) -> [usize; MAX_RANK] {
+/// ones repeated). Checked: an empty tensor's strides need not fit.
+fn strides(op: &'static str, p: &[usize; MAX_RANK]) -> Result<[usize; MAX_RANK]> {
     let mut s = [0; MAX_RANK];
-    let mut step = 1;
+    let mut step = 1usize;
     for i in (0..MAX_RANK).rev() {
         s[i] = if p[i] == 1 { 0 } else { step };
-        step *= p[i];
+        if i > 0 {
+            step = step.checked_mul(p[i]).ok_or_else(|| {
+                Error::invalid(
+                    op,
+                    format!("the strides of {} overflow", Shape::from(&p[..])),
+                )
+            })?;
+        }
     }
-    s
+    Ok(s)
 }
 
 /// The gradient of one side of a binary op: `d(x, y, g)` is its contribution

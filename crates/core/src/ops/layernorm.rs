@@ -30,25 +30,8 @@ impl Tape {
     /// ```
     pub fn layernorm(&mut self, x: Var, gamma: Var, beta: Var, eps: f64) -> Result<Var> {
         const OP: &str = "layernorm";
-        for v in [x, gamma, beta] {
-            self.check(OP, v)?;
-        }
-        let (tx, tg, tb) = (self.value(x)?, self.value(gamma)?, self.value(beta)?);
-        let (n, d) = match tx.dims() {
-            [n, d] => (*n, *d),
-            _ => {
-                return Err(Error::invalid(
-                    OP,
-                    format!("x is {}, not an (N, D) matrix", tx.shape()),
-                ))
-            }
-        };
-        if tg.dims() != [d] {
-            return Err(Error::shapes(OP, "x", tx.shape(), "gamma", tg.shape()));
-        }
-        if tb.dims() != [d] {
-            return Err(Error::shapes(OP, "x", tx.shape(), "beta", tb.shape()));
-        }
+        let (n, d) = self.normalization_shapes(OP, x, gamma, beta)?;
+        let tx = self.value(x)?;
         if d == 0 {
             return Err(Error::invalid(
                 OP,
@@ -116,5 +99,36 @@ impl Tape {
                 }));
             }
         })
+    }
+
+    /// The checks batchnorm and layernorm share: `x` is an `(N, D)` matrix,
+    /// `gamma` and `beta` are `(D,)`. Returns `(N, D)`.
+    pub(super) fn normalization_shapes(
+        &self,
+        op: &'static str,
+        x: Var,
+        gamma: Var,
+        beta: Var,
+    ) -> Result<(usize, usize)> {
+        for v in [x, gamma, beta] {
+            self.check(op, v)?;
+        }
+        let (tx, tg, tb) = (self.value(x)?, self.value(gamma)?, self.value(beta)?);
+        let (n, d) = match tx.dims() {
+            [n, d] => (*n, *d),
+            _ => {
+                return Err(Error::invalid(
+                    op,
+                    format!("x is {}, not an (N, D) matrix", tx.shape()),
+                ))
+            }
+        };
+        if tg.dims() != [d] {
+            return Err(Error::shapes(op, "x", tx.shape(), "gamma", tg.shape()));
+        }
+        if tb.dims() != [d] {
+            return Err(Error::shapes(op, "x", tx.shape(), "beta", tb.shape()));
+        }
+        Ok((n, d))
     }
 }

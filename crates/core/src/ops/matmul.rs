@@ -41,7 +41,10 @@ impl Tape {
         if k != kb {
             return Err(Error::shapes(OP, "a", ta.shape(), "b", tb.shape()));
         }
-        checked_numel(OP, &[n, m])?;
+        // gemm checks its buffers against these products.
+        for dims in [[n, k], [k, m], [n, m]] {
+            checked_numel(OP, &dims)?;
+        }
         let mut out = self.alloc_scratch(&[n, m]);
         let (ta, tb) = (self.value(a)?, self.value(b)?);
         gemm(

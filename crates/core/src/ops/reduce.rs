@@ -6,6 +6,7 @@
 //! size, `outer` the product of the sizes before it, `inner` after it. Output
 //! element `(o, i)` reduces `x[o, 0..len, i]`.
 
+use crate::tape::checked_numel;
 use crate::{Error, Result, Shape, Tape, Tensor, Var};
 
 /// A tensor's shape read around one axis, and the reduced output's shape.
@@ -35,10 +36,12 @@ impl Tape {
         } else {
             out.remove(axis);
         }
+        // Checked: with a zero-sized axis elsewhere, the tensor is empty
+        // but these products need not fit.
         Ok(AxisView {
-            outer: s[..axis].iter().product(),
+            outer: checked_numel(op, &s[..axis])?,
             len: s[axis],
-            inner: s[axis + 1..].iter().product(),
+            inner: checked_numel(op, &s[axis + 1..])?,
             out: Shape::from(&out[..]),
         })
     }

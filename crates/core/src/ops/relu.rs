@@ -50,19 +50,12 @@ impl Tape {
     /// assert_eq!(t.value(y).unwrap().data(), &[-0.2, 3.0]);
     /// ```
     pub fn leaky_relu(&mut self, x: Var, slope: f64) -> Result<Var> {
-        const OP: &str = "leaky_relu";
-        super::unary::finite_arg(OP, "slope", slope)?;
-        self.check(OP, x)?;
-        let dims = self.value(x)?.shape().clone();
-        let mut out = self.alloc_scratch(&dims);
-        for (o, &v) in out.data_mut().iter_mut().zip(self.value(x)?.data()) {
-            *o = if v > 0.0 { v } else { slope * v };
-        }
-        self.record(OP, out, &[x], move |ctx, grads| {
-            if let Some(slot) = grads.slot(x) {
-                let d = ctx.grad_out().data().iter().zip(ctx.value(x).data());
-                slot.write(d.map(|(&d, &x)| if x > 0.0 { d } else { slope * d }));
-            }
-        })
+        super::unary::finite_arg("leaky_relu", "slope", slope)?;
+        self.elementwise(
+            "leaky_relu",
+            x,
+            move |v| if v > 0.0 { v } else { slope * v },
+            move |x, _, g| if x > 0.0 { g } else { slope * g },
+        )
     }
 }

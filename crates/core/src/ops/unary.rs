@@ -7,7 +7,7 @@ use crate::{Error, Result, Tape, Var};
 impl Tape {
     /// Records `y = f(x)` elementwise; `df(x, y, g)` is the input's gradient
     /// given the input, the output and the output's gradient.
-    fn elementwise(
+    pub(super) fn elementwise(
         &mut self,
         op: &'static str,
         x: Var,
