@@ -10,7 +10,7 @@ use gradtape_checkpoint::{
     CheckpointError,
 };
 use gradtape_core::{rng_from_seed, Tensor};
-use gradtape_nn::{FcConfig, FullyConnectedNet, Model};
+use gradtape_nn::{FcConfig, FullyConnectedNet, Model, Normalization};
 use gradtape_optim::UpdateRule;
 use gradtape_train::{InMemory, Solver, SolverOptions};
 
@@ -24,7 +24,7 @@ fn config(seed: u64) -> FcConfig {
         hidden_dims: vec![8],
         input_dim: 6,
         num_classes: 4,
-        use_batchnorm: true,
+        normalization: Normalization::BatchNorm,
         seed,
         ..FcConfig::default()
     }

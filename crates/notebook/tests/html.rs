@@ -70,6 +70,8 @@ fn fake_results() -> Results {
             run: run("final net", 3, 7, 0.57),
             val_acc: 0.568,
             test_acc: 0.588,
+            resumed_from_epoch: None,
+            epochs_run: 3,
         },
         section_seconds: vec![("load data".into(), 1.0), ("final net".into(), 4.5)],
         total_seconds: 12.0,

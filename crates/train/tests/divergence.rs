@@ -2,7 +2,7 @@
 //! options that cannot make a run are refused before it starts.
 
 use gradtape_core::{rng_from_seed, Error, Tensor};
-use gradtape_nn::{FcConfig, FullyConnectedNet};
+use gradtape_nn::{FcConfig, FullyConnectedNet, Normalization};
 use gradtape_optim::UpdateRule;
 use gradtape_train::{InMemory, Solver, SolverOptions};
 
@@ -17,7 +17,11 @@ fn net(use_batchnorm: bool, weight_scale: f64) -> FullyConnectedNet {
         hidden_dims: vec![16, 16],
         input_dim: 6,
         num_classes: 4,
-        use_batchnorm,
+        normalization: if use_batchnorm {
+            Normalization::BatchNorm
+        } else {
+            Normalization::None
+        },
         weight_scale,
         ..FcConfig::default()
     })

@@ -3,7 +3,7 @@
 //! than the machine is refused with the estimate and what is available,
 //! and sizes that overflow are an error, never a panic.
 
-use gradtape_nn::FcConfig;
+use gradtape_nn::{FcConfig, Normalization};
 use gradtape_optim::UpdateRule;
 use gradtape_train::{available_memory, MemoryEstimate};
 
@@ -11,7 +11,7 @@ fn final_net() -> FcConfig {
     FcConfig {
         hidden_dims: vec![500, 500, 500],
         dropout: 0.5,
-        use_batchnorm: true,
+        normalization: Normalization::BatchNorm,
         ..FcConfig::default()
     }
 }
