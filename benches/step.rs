@@ -157,12 +157,13 @@ fn main() {
     }
     let profile = b.net.tape_mut().profile().cloned().unwrap_or_default();
     println!("# per-op time over {n} steps, ms per step (forward / backward / calls per step)");
-    for (op, f, bw, calls) in &profile.ops {
+    for e in &profile.ops {
         println!(
-            "#   {op:<22} {:>7.3} / {:>7.3} / {}",
-            f.as_secs_f64() * 1e3 / n as f64,
-            bw.as_secs_f64() * 1e3 / n as f64,
-            calls / n
+            "#   {:<22} {:>7.3} / {:>7.3} / {}",
+            e.op,
+            e.forward.as_secs_f64() * 1e3 / n as f64,
+            e.backward.as_secs_f64() * 1e3 / n as f64,
+            e.calls / n
         );
     }
     b.net.tape_mut().set_profiling(false);

@@ -439,13 +439,13 @@ fn shapes_too_large_to_address_are_errors_not_panics() {
     let a = t.input(Tensor::zeros(&[big, 0]));
     let b = t.input(Tensor::zeros(&[0, big]));
     let err = t.matmul(a, b).unwrap_err().to_string();
-    assert_eq!(
-        err,
-        "matmul: shape [1099511627776, 1099511627776] holds more elements than memory can address"
+    assert!(
+        err.starts_with("matmul: shape (1099511627776, 1099511627776) is too large"),
+        "{err}"
     );
     let err = t.reshape(a, &[0, big, big]).unwrap_err().to_string();
     assert!(
-        err.starts_with("reshape: shape [0, 1099511627776, 1099511627776]"),
+        err.starts_with("reshape: shape (0, 1099511627776, 1099511627776) is too large"),
         "{err}"
     );
     assert!(t.reshape(a, &[0]).is_ok());

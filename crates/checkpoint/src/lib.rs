@@ -1090,7 +1090,9 @@ fn training_file<'a>(
                 format!("the optimizer has state for '{name}', which the net does not have"),
             ));
         };
-        let numel: usize = shape.iter().product();
+        let numel = checked_product(shape).ok_or_else(|| {
+            invalid(path, format!("parameter '{name}' of shape {shape:?} is too large to count"))
+        })?;
         for (buffer, values) in &ps.buffers {
             if values.len() != numel || buffer.is_empty() || buffer.contains('.') {
                 return Err(invalid(
@@ -1187,7 +1189,12 @@ fn decode_training_file(file: &Parsed) -> Result<TrainingState> {
                 format!("state for '{name}', which the configuration has no parameter for"),
             ));
         };
-        let numel: usize = shape.iter().product();
+        let numel = checked_product(shape).ok_or_else(|| {
+            meta_err(
+                "optimizer",
+                format!("parameter '{name}' of shape {shape:?} is too large to count"),
+            )
+        })?;
         for buffer in &ps.buffers {
             expected.push((optim_tensor_name(rule, name, buffer), vec![numel]));
         }
@@ -1330,6 +1337,12 @@ pub mod raw {
             }
         }
     }
+}
+
+/// The product of `dims`, or `None` when it overflows (a configuration read
+/// from a file can name any widths).
+fn checked_product(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
 }
 
 #[cfg(test)]

@@ -38,5 +38,5 @@ pub use ops::{softmax_rows, BatchNormStats};
 pub use rand::RngExt;
 pub use random::{fill_normal, rng_from_seed, uniform, Rng};
 pub use shape::Shape;
-pub use tape::{Mode, Profile, Tape, Var};
+pub use tape::{Mode, OpTiming, Profile, Tape, Var};
 pub use tensor::Tensor;

@@ -31,16 +31,46 @@ static NEXT_TAPE_ID: AtomicU32 = AtomicU32::new(0);
 /// ([`Tape::set_profiling`]).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Profile {
-    /// `(op, forward time, backward time, calls)`, in first-seen order.
-    pub ops: Vec<(&'static str, Duration, Duration, usize)>,
+    /// One entry per op name, in first-seen order.
+    pub ops: Vec<OpTiming>,
+}
+
+/// The time one op name took over the iterations profiled.
+///
+/// ```
+/// use gradtape_core::{Tape, Tensor};
+/// let mut tape = Tape::new();
+/// let w = tape.param(Tensor::ones(&[2])).unwrap();
+/// tape.set_profiling(true);
+/// let y = tape.relu(w).unwrap();
+/// let loss = tape.sum(y).unwrap();
+/// tape.backward(loss).unwrap();
+/// let relu = tape.profile().unwrap().ops.iter().find(|e| e.op == "relu").unwrap();
+/// assert_eq!(relu.calls, 1);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpTiming {
+    /// The op's name (`"affine"`, `"relu"`, ...).
+    pub op: &'static str,
+    /// Time spent computing its outputs.
+    pub forward: Duration,
+    /// Time spent in its backward closures.
+    pub backward: Duration,
+    /// How many times it was recorded.
+    pub calls: usize,
 }
 
 impl Profile {
-    fn entry(&mut self, op: &'static str) -> &mut (&'static str, Duration, Duration, usize) {
-        let i = match self.ops.iter().position(|e| e.0 == op) {
+    fn entry(&mut self, op: &'static str) -> &mut OpTiming {
+        let i = match self.ops.iter().position(|e| e.op == op) {
             Some(i) => i,
             None => {
-                self.ops.push((op, Duration::ZERO, Duration::ZERO, 0));
+                self.ops.push(OpTiming {
+                    op,
+                    forward: Duration::ZERO,
+                    backward: Duration::ZERO,
+                    calls: 0,
+                });
                 self.ops.len() - 1
             }
         };
@@ -590,8 +620,8 @@ impl Tape {
         if let Some((profile, last)) = self.profile.as_mut() {
             let now = Instant::now();
             let e = profile.entry(op);
-            e.1 += now - *last;
-            e.3 += 1;
+            e.forward += now - *last;
+            e.calls += 1;
             *last = now;
         }
         let requires_grad =
@@ -721,7 +751,7 @@ impl Tape {
             let started = self.profile.is_some().then(Instant::now);
             backward(&ctx, &mut Grads { slots: lo });
             if let (Some(t), Some((profile, _))) = (started, self.profile.as_mut()) {
-                profile.entry(node.op).2 += t.elapsed();
+                profile.entry(node.op).backward += t.elapsed();
             }
             if self.detect_anomaly {
                 for v in &node.inputs {
@@ -764,24 +794,9 @@ fn first_non_finite(xs: &[f64]) -> Option<usize> {
     }
 }
 
-/// The element count of `dims`, or an error naming `op` when a tensor of
-/// that shape could not be addressed: the product of its dimensions, a zero
-/// counted as 1 (so an empty tensor's other dimensions are bounded too),
-/// must not exceed `isize::MAX` bytes of `f64`. The message shows the dims
-/// as a list: building a `Shape` from them is what is being guarded.
+/// The element count of `dims`, or [`Error::ShapeTooLarge`] naming `op`:
+/// the one bound [`Shape::checked`] enforces, for ops that size a part of a
+/// shape (the rows before an axis) or a shape they are about to build.
 pub(crate) fn checked_numel(op: &'static str, dims: &[usize]) -> Result<usize> {
-    const MAX_NUMEL: usize = isize::MAX as usize / std::mem::size_of::<f64>();
-    let mut bound = 1usize;
-    for &d in dims {
-        bound = match bound.checked_mul(d.max(1)) {
-            Some(b) if b <= MAX_NUMEL => b,
-            _ => {
-                return Err(Error::invalid(
-                    op,
-                    format!("shape {dims:?} holds more elements than memory can address"),
-                ))
-            }
-        };
-    }
-    Ok(dims.iter().product())
+    Ok(Shape::checked(op, dims)?.numel())
 }
