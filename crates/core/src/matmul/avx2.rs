@@ -7,11 +7,6 @@
 use super::packed::{MR, NR};
 use std::arch::x86_64::*;
 
-/// Whether this CPU can run [`kernel`] (checked once by std, then cached).
-pub(super) fn available() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-}
-
 /// `C[..rows, ..cols] = alpha * (A_sliver B_sliver) + beta * C` over `kc`
 /// steps, where C's element `(i, j)` is at `c + i * rsc + j * csc`. With
 /// `beta == 0` C is not read.

@@ -19,10 +19,6 @@ pub(super) const NR: usize = 8;
 const KC: usize = 256;
 const MC: usize = 120;
 const NC: usize = 2048;
-/// Products with fewer multiply-adds than this run on one thread: below it,
-/// waking a second thread costs more than it saves (`cargo bench --bench
-/// matmul -- --sweep`).
-const PAR_MIN_MULADDS: usize = 1 << 19;
 
 /// A strided matrix view: element `(i, j)` is at `ptr + i * rs + j * cs`.
 /// A and B are only read through it; C, whose pointer comes from the
@@ -68,7 +64,7 @@ thread_local! {
 /// row stride `ldc`. `m, n, k > 0`.
 ///
 /// # Safety
-/// The CPU supports AVX2 and FMA ([`avx2::available`]); A, B and C cover the
+/// The CPU supports AVX2 and FMA (`GemmPath::Avx2.is_supported()`); A, B and C cover the
 /// stated shapes, and C aliases neither.
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn gemm(
@@ -91,13 +87,16 @@ pub(super) unsafe fn gemm(
     // 10 of 16 columns); turned around, C^T = B^T A^T, it may waste less.
     // Each element is the same chain of products in the same order either
     // way (a * b == b * a exactly), so the bits do not change.
-    let padded = |rows: usize, cols: usize| rows.div_ceil(MR) * MR * cols.div_ceil(NR) * NR;
+    // (u128: the padded counts of two in-bounds sides cannot overflow it.)
+    let padded = |rows: usize, cols: usize| {
+        (rows.div_ceil(MR) * MR) as u128 * (cols.div_ceil(NR) * NR) as u128
+    };
     let (m, n, a, b, c) = if padded(n, m) < padded(m, n) {
         (n, m, b.t(), a.t(), c.t())
     } else {
         (m, n, a, b, c)
     };
-    let threads = if m * n * k >= PAR_MIN_MULADDS {
+    let threads = if super::worth_threading(m, k, n) {
         rayon::current_num_threads()
     } else {
         1
