@@ -35,9 +35,12 @@ static ALLOCATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUs
 unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: the caller's `layout` contract, passed on unchanged.
         unsafe { std::alloc::System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: `ptr` came from `alloc` above, i.e. from System, with
+        // this `layout` (the caller's contract).
         unsafe { std::alloc::System.dealloc(ptr, layout) }
     }
 }
@@ -140,7 +143,8 @@ fn main() {
     // dW = X^T dY for every layer and dX = dY W^T for all but the first
     // (the input needs no gradient); 2 flops per multiply-add.
     let layer = |i: usize| (DIMS[i] * DIMS[i + 1]) as f64;
-    let gemm_flops = 2.0 * 100.0 * ((0..4).map(layer).sum::<f64>() * 2.0 + (1..4).map(layer).sum::<f64>());
+    let gemm_flops =
+        2.0 * 100.0 * ((0..4).map(layer).sum::<f64>() * 2.0 + (1..4).map(layer).sum::<f64>());
     println!(
         "TRAIN\tgradtape\tfloat64\tmedian_s={med:.6}\tmean_s={:.6}\tmin_s={:.6}\tepoch_s={:.2}\tgemm_GFLOPs={:.2}\tloss={loss:.4}",
         total.iter().sum::<f64>() / total.len() as f64,

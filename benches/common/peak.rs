@@ -165,7 +165,11 @@ pub fn triad_bandwidth(threads: usize) -> f64 {
         let s = black_box(0.5 + pass as f64);
         let t = Instant::now();
         std::thread::scope(|scope| {
-            for ((a, b), c) in a.chunks_mut(chunk).zip(b.chunks(chunk)).zip(c.chunks(chunk)) {
+            for ((a, b), c) in a
+                .chunks_mut(chunk)
+                .zip(b.chunks(chunk))
+                .zip(c.chunks(chunk))
+            {
                 scope.spawn(move || {
                     for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
                         *a = b + s * c;

@@ -230,7 +230,9 @@ fn short_buffer_panics_with_the_message() {
 /// Issue 11: `m * k` wrapped around in release builds, so this passed the
 /// length check and the kernel read far out of bounds (SIGSEGV).
 #[test]
-#[should_panic(expected = "gemm: a is 2 x 9223372036854775808, whose element count overflows usize")]
+#[should_panic(
+    expected = "gemm: a is 2 x 9223372036854775808, whose element count overflows usize"
+)]
 fn overflowing_k_panics_with_a_message_instead_of_reading_out_of_bounds() {
     let mut c = vec![0.0; 4];
     gemm(
@@ -295,19 +297,8 @@ fn huge_and_overflowing_sizes_are_errors_never_memory_access() {
                         match got {
                             Ok(()) => {
                                 assert!(ok, "{path}: gemm({m}, {k}, {n}) accepted");
-                                let want = naive(
-                                    m,
-                                    k,
-                                    n,
-                                    1.0,
-                                    &a,
-                                    a_t,
-                                    &b,
-                                    b_t,
-                                    1.0,
-                                    &[0.5; 8],
-                                    0..m,
-                                );
+                                let want =
+                                    naive(m, k, n, 1.0, &a, a_t, &b, b_t, 1.0, &[0.5; 8], 0..m);
                                 for (i, j, r, bound) in want {
                                     assert!((c[i * n + j] - r).abs() <= 1e-12 * bound);
                                 }
@@ -334,7 +325,19 @@ fn huge_and_overflowing_sizes_are_errors_never_memory_access() {
 fn a_path_the_cpu_lacks_is_an_error_naming_the_feature() {
     for path in GemmPath::ALL {
         let mut c = [0.0; 1];
-        let got = try_gemm_with(path, 1, 1, 1, 1.0, &[2.0], false, &[3.0], false, 0.0, &mut c);
+        let got = try_gemm_with(
+            path,
+            1,
+            1,
+            1,
+            1.0,
+            &[2.0],
+            false,
+            &[3.0],
+            false,
+            0.0,
+            &mut c,
+        );
         match path.missing_features() {
             None => assert_eq!((got, c), (Ok(()), [6.0])),
             Some(missing) => {
@@ -570,13 +573,11 @@ fn bit_identical_across_thread_counts() {
                 bits, bits1,
                 "{case}: bits differ between 1 and {threads} threads"
             );
-            if case.starts_with("avx2,") {
-                if plain1 != "-" && fma {
-                    assert_eq!(
-                        bits, plain1,
-                        "{case}: avx2 path ({threads} threads) differs from single-threaded dgemm"
-                    );
-                }
+            if case.starts_with("avx2,") && plain1 != "-" && fma {
+                assert_eq!(
+                    bits, plain1,
+                    "{case}: avx2 path ({threads} threads) differs from single-threaded dgemm"
+                );
             }
             if let Some(rest) = case.strip_prefix("matrixmultiply-threaded,") {
                 let (fallback1, _) = &one[&format!("fallback,{rest}")];

@@ -33,6 +33,7 @@ impl View {
 // SAFETY: a View is only read through (C's is written only by the block that
 // owns its rows, see `threaded`), and the buffers outlive the product.
 unsafe impl Send for View {}
+// SAFETY: as for Send: shared Views are only read through.
 unsafe impl Sync for View {}
 
 /// `C = alpha * A B + beta * C` with A `(m, k)`, B `(k, n)`, C `(m, n)`, in
@@ -112,13 +113,7 @@ pub(super) unsafe fn threaded(
 }
 
 /// The problem turned around if C is wider than tall.
-fn tall(
-    m: usize,
-    n: usize,
-    a: View,
-    b: View,
-    c: View,
-) -> (usize, usize, View, View, View) {
+fn tall(m: usize, n: usize, a: View, b: View, c: View) -> (usize, usize, View, View, View) {
     if n > m {
         (n, m, b.t(), a.t(), c.t())
     } else {

@@ -24,6 +24,10 @@
 //! `alpha * acc + beta * c`); bits may differ between paths, and so between
 //! CPUs whose `auto` picks different paths. `tests/gemm.rs` checks both.
 
+// Every unsafe operation sits in an `unsafe` block with its own SAFETY
+// comment, inside `unsafe fn`s too.
+#![deny(unsafe_op_in_unsafe_fn)]
+
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 mod dgemm;
@@ -246,13 +250,11 @@ pub fn try_gemm_with(
 /// Checks that a `rows x cols` operand's element count fits in `usize` and
 /// in a buffer of `len` values.
 fn fits(operand: &'static str, rows: usize, cols: usize, len: usize) -> Result<(), GemmError> {
-    let needed = rows
-        .checked_mul(cols)
-        .ok_or(GemmError::SizeOverflow {
-            operand,
-            rows,
-            cols,
-        })?;
+    let needed = rows.checked_mul(cols).ok_or(GemmError::SizeOverflow {
+        operand,
+        rows,
+        cols,
+    })?;
     if len < needed {
         return Err(GemmError::BufferTooShort {
             operand,
