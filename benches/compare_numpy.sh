@@ -17,6 +17,8 @@
 # kept in $OUT_DIR (default: a fresh temp dir, printed at the end).
 #
 # Environment: NUMPY_BENCH_DIR (default <repo>/../shared/bench),
+# STEP_PATHS (gemm paths to time the step on as well, forced with
+# GRADTAPE_GEMM; default "avx2 matrixmultiply-threaded fallback", "" for none),
 # BENCH_FILTER (kernel/shape filters passed to the cargo bench, default none),
 # OUT_DIR. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are unset for the numpy runs
 # only (they slow a current numpy on some CPUs); threadpoolctl reports which
@@ -52,6 +54,7 @@ cargo bench --bench matmul --no-run >&2
 # keep each side's best figure per kernel and shape: the machine is shared,
 # and the best of a few runs is the least disturbed one, for both sides alike.
 ROUNDS="${ROUNDS:-2}"
+STEP_PATHS="${STEP_PATHS-avx2 matrixmultiply-threaded fallback}"
 for r in $(seq 1 "$ROUNDS"); do
   echo "== numpy ($r/$ROUNDS)" >&2
   numpy_gemm numpy "$OUT_DIR/numpy$r.tsv"
@@ -127,6 +130,11 @@ if [ -f "$BENCH_DIR/numpy_step.py" ]; then
       python3 "$BENCH_DIR/torch_step.py" --threads "${NUMPY_THREADS:-$(nproc)}" >"$OUT_DIR/step_torch$r.tsv"
     fi
     cargo bench -q --bench step >"$OUT_DIR/step_rust$r.tsv"
+    # The same step on each gemm path, forced (a path the CPU lacks runs
+    # the fallback, and the bench's "# gemm path" line says so).
+    for path in $STEP_PATHS; do
+      GRADTAPE_GEMM=$path cargo bench -q --bench step -- --steps 50 >"$OUT_DIR/step_path_${path}_$r.tsv"
+    done
   done
   cat "$OUT_DIR"/step_numpy*.tsv "$OUT_DIR"/step_torch*.tsv "$OUT_DIR"/step_rust*.tsv 2>/dev/null
   awk -F'\t' '
@@ -144,6 +152,14 @@ if [ -f "$BENCH_DIR/numpy_step.py" ]; then
       else print "STEP: PyTorch not measured (torch is not importable)"
       if (n > 0) printf "STEP against the machine floor, per round (floor ms:%s): step / floor =%s (best %.3f)\n", floors, ratios, minr
     }' "$OUT_DIR"/step_numpy*.tsv $( [ -n "$HAVE_TORCH" ] && echo "$OUT_DIR"/step_torch*.tsv ) "$OUT_DIR"/step_rust*.tsv
+  for path in $STEP_PATHS; do
+    awk -F'\t' -v path="$path" '
+      /^# gemm path:/ { split($0, w, " "); ran = w[4] }
+      $1 == "TRAIN" { for (i = 4; i <= NF; i++) if ($i ~ /^median_s=/) { split($i, kv, "="); v = kv[2] + 0 }
+        if (FILENAME ~ /step_path_/) { if (p == 0 || v < p) p = v } else { if (e == 0 || v < e) e = v } }
+      END { if (p > 0 && e > 0) printf "STEP with GRADTAPE_GEMM=%s (ran: %s): %.2f ms, %.3f of the default run\n", path, ran, p * 1e3, p / e }' \
+      "$OUT_DIR"/step_rust*.tsv "$OUT_DIR"/step_path_"${path}"_*.tsv
+  done
 else
   echo "STEP: skipped ($BENCH_DIR/numpy_step.py is missing)"
 fi
