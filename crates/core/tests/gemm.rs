@@ -531,7 +531,15 @@ fn bit_identical_across_thread_counts() {
     let exe = std::env::current_exe().expect("path of this test binary");
     // threads -> case -> (path's hash, plain dgemm hash)
     let mut runs: BTreeMap<&str, BTreeMap<String, (String, String)>> = BTreeMap::new();
-    for threads in ["1", "2", "4"] {
+    // (MATMUL_NUM_THREADS, RAYON_NUM_THREADS): the threaded matrixmultiply
+    // path splits over rayon only when matrixmultiply is single-threaded.
+    for (threads, mm, ray) in [
+        ("1", "1", "1"),
+        ("2", "2", "2"),
+        ("4", "4", "4"),
+        ("rayon 2", "1", "2"),
+        ("rayon 4", "1", "4"),
+    ] {
         let out = Command::new(&exe)
             .args([
                 "dump_for_thread_count_check",
@@ -540,8 +548,8 @@ fn bit_identical_across_thread_counts() {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env("MATMUL_NUM_THREADS", threads)
-            .env("RAYON_NUM_THREADS", threads)
+            .env("MATMUL_NUM_THREADS", mm)
+            .env("RAYON_NUM_THREADS", ray)
             .output()
             .expect("run the dump child");
         assert!(

@@ -1,7 +1,9 @@
 //! The two paths on `matrixmultiply::dgemm`: one call (`fallback`), or C
 //! split into row blocks computed on rayon threads (`matrixmultiply-threaded`,
 //! auto's choice on AVX-512 CPUs, where matrixmultiply's AVX-512 kernel beats
-//! gradtape's AVX2 one).
+//! gradtape's AVX2 one). The split needs matrixmultiply single-threaded
+//! (`MATMUL_NUM_THREADS=1`); otherwise the threaded path makes the one call
+//! too, and matrixmultiply threads it.
 //!
 //! Both turn a product that is wider than tall around (C^T = B^T A^T, C^T
 //! stored column-major is C row-major): matrixmultiply threads and blocks
@@ -62,7 +64,8 @@ pub(super) unsafe fn fallback(
 
 /// [`fallback`]'s product with C's rows (after turning it around) split
 /// into `rayon::current_num_threads()` blocks of whole 8-row tiles, one
-/// `dgemm` call per block.
+/// `dgemm` call per block, when matrixmultiply runs single-threaded
+/// (`MATMUL_NUM_THREADS=1`); otherwise [`fallback`]'s one call.
 ///
 /// # Safety
 /// As for [`fallback`].
@@ -78,7 +81,10 @@ pub(super) unsafe fn threaded(
     c: View,
 ) {
     let (m, n, a, b, c) = tall(m, n, a, b, c);
-    let threads = if super::worth_threading(m, k, n) {
+    // When matrixmultiply threads its calls itself, its threads nested in
+    // rayon's blocks oversubscribe the cores (it measured slower than
+    // either alone): then one call, threaded by matrixmultiply.
+    let threads = if super::worth_threading(m, k, n) && !matrixmultiply_threads_itself() {
         rayon::current_num_threads()
     } else {
         1
@@ -110,6 +116,18 @@ pub(super) unsafe fn threaded(
         // are disjoint, so no two threads write the same element of C.
         unsafe { call(hi - lo, k, n, alpha, rows(a), b, beta, rows(c)) };
     });
+}
+
+/// Whether matrixmultiply runs its calls on more than one thread: it reads
+/// `MATMUL_NUM_THREADS` once (a number, clamped to 1..=4; unparsable means
+/// 1), and without it uses the physical cores, approximated here by the
+/// logical ones.
+fn matrixmultiply_threads_itself() -> bool {
+    static THREADS_ITSELF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *THREADS_ITSELF.get_or_init(|| match std::env::var("MATMUL_NUM_THREADS") {
+        Ok(s) if !s.is_empty() => s.parse::<usize>().is_ok_and(|n| n > 1),
+        _ => std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
+    })
 }
 
 /// The problem turned around if C is wider than tall.

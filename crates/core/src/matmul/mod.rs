@@ -8,8 +8,10 @@
 //!   CPUs it beats `matrixmultiply`'s 8 x 4 kernel, whose packing and
 //!   kernel run further below the FMA peak.
 //! - `matrixmultiply-threaded` ([`dgemm`]): `matrixmultiply::dgemm`'s
-//!   run-time-selected kernel on blocks of C split over rayon. On AVX-512F
-//!   CPUs its 8 x 8 AVX-512 kernel has twice the width of ours.
+//!   run-time-selected kernel on blocks of C split over rayon (with
+//!   `MATMUL_NUM_THREADS=1`; otherwise one call that matrixmultiply
+//!   threads). On AVX-512F CPUs its 8 x 8 AVX-512 kernel has twice the
+//!   width of ours.
 //! - `fallback` ([`dgemm`]): one `matrixmultiply::dgemm` call, for CPUs
 //!   without AVX2 and FMA.
 //!

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 ///
 /// | path | what runs | `auto` picks it on |
 /// | --- | --- | --- |
-/// | `MatrixmultiplyThreaded` | `matrixmultiply::dgemm` on blocks of C split over rayon threads (C turned around when it is wider than tall) | CPUs with AVX-512F |
+/// | `MatrixmultiplyThreaded` | `matrixmultiply::dgemm` on blocks of C split over rayon threads (C turned around when it is wider than tall); with `MATMUL_NUM_THREADS` other than 1, one call that matrixmultiply threads (its threads nested in rayon's oversubscribe the cores) | CPUs with AVX-512F |
 /// | `Avx2` | gradtape's own packed 6 x 8 AVX2 + FMA kernel, split over rayon threads | CPUs with AVX2 and FMA but no AVX-512F |
 /// | `Fallback` | one `matrixmultiply::dgemm` call (its own threading, `MATMUL_NUM_THREADS`) | every other CPU |
 ///
