@@ -6,12 +6,21 @@
 //!
 //! cargo bench --bench step [-- --steps 100 --sweep --anomaly]
 //!
-//! benches/compare_numpy.sh runs this beside numpy in the same run and prints
-//! the ratio.
+//! It also prints the machine's floor for the step (`FLOOR` line): the
+//! step's matrix products at the measured FMA peak of the widest vectors the
+//! CPU has, plus Adam's 7 passes of 8 bytes per parameter (read w, g, m, v;
+//! write w, m, v) at the measured memory bandwidth, or Adam's time in a
+//! tight loop if that is lower; and the step's ratio to it.
+//!
+//! benches/compare_numpy.sh runs this beside numpy (and PyTorch, when
+//! installed) in the same run and prints the ratios.
+
+#[path = "common/peak.rs"]
+mod peak;
 
 use gradtape::nn::{FcConfig, FullyConnectedNet, Model, Normalization};
 use gradtape::optim::{build, Optimizer, UpdateRule};
-use gradtape::{rng_from_seed, RngExt, Tensor};
+use gradtape::{rng_from_seed, GemmPath, RngExt, Tensor};
 use std::time::{Duration, Instant};
 
 const DIMS: [usize; 5] = [3072, 500, 500, 500, 10];
@@ -122,11 +131,21 @@ fn main() {
         b.net.tape_mut().set_detect_anomaly(true);
         println!("# anomaly detection on");
     }
+    println!("# cpu: {}", GemmPath::cpu_features());
+    println!(
+        "# gemm path: {} ({}); rayon threads: {}",
+        GemmPath::selected(),
+        GemmPath::selected().kernel(),
+        rayon::current_num_threads()
+    );
     let (total, fb, adam, loss) = time_steps(&mut b, 10, steps);
     let med = median(total.clone());
+    // The step's products, batch 100: forward X W for every layer, backward
+    // dW = X^T dY for every layer and dX = dY W^T for all but the first
+    // (the input needs no gradient); 2 flops per multiply-add.
+    let layer = |i: usize| (DIMS[i] * DIMS[i + 1]) as f64;
     let gemm_flops =
-        2.0 * 100.0 * (0..4).map(|i| (DIMS[i] * DIMS[i + 1]) as f64).sum::<f64>() * 2.0
-            + 2.0 * 100.0 * (1..4).map(|i| (DIMS[i] * DIMS[i + 1]) as f64).sum::<f64>();
+        2.0 * 100.0 * ((0..4).map(layer).sum::<f64>() * 2.0 + (1..4).map(layer).sum::<f64>());
     println!(
         "TRAIN\tgradtape\tfloat64\tmedian_s={med:.6}\tmean_s={:.6}\tmin_s={:.6}\tepoch_s={:.2}\tgemm_GFLOPs={:.2}\tloss={loss:.4}",
         total.iter().sum::<f64>() / total.len() as f64,
@@ -140,6 +159,8 @@ fn main() {
         median(fb) * 1e3,
         median(adam) * 1e3
     );
+
+    floor(&mut b, gemm_flops, med);
 
     // Allocations per steady-state step (all threads).
     let before = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
@@ -171,6 +192,55 @@ fn main() {
     if std::env::args().any(|a| a == "--sweep") {
         sweep();
     }
+}
+
+/// Prints the `FLOOR` line: what the step would take if its products ran at
+/// the FMA peak and Adam at the memory bandwidth (or its own tight-loop
+/// time, if lower), and the measured step's ratio to that.
+fn floor(b: &mut Bench, gemm_flops: f64, step_s: f64) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (kind, _) = peak::fma_kind();
+    let peak_gflops = peak::fma_peak(cores);
+    let bandwidth = peak::triad_bandwidth(cores);
+    // Parameters, counted through the same walk Adam makes; Adam alone,
+    // timed on the last step's gradients (its state moves on, its
+    // arithmetic is the same).
+    let mut params = 0usize;
+    let mut adam = Vec::new();
+    for _ in 0..20 {
+        let opt = &mut b.opt;
+        params = 0;
+        let t = Instant::now();
+        b.net
+            .update_params(&mut |n, w, g| {
+                params += w.len();
+                opt.update(n, w, g)
+            })
+            .expect("update");
+        adam.push(t.elapsed().as_secs_f64());
+    }
+    let adam_tight = median(adam);
+    let products = gemm_flops / (peak_gflops * 1e9);
+    let adam_traffic = (7 * 8 * params) as f64 / (bandwidth * 1e9);
+    let floor = products + adam_traffic.min(adam_tight);
+    println!(
+        "# floor: {:.1} MFLOP of products at the {kind} FMA peak ({peak_gflops:.1} GFLOP/s on {cores} cores) = {:.2} ms; \
+         Adam over {params} parameters: 7 x 8 bytes each at {bandwidth:.1} GB/s (triad) = {:.2} ms, tight loop {:.2} ms",
+        gemm_flops / 1e6,
+        products * 1e3,
+        adam_traffic * 1e3,
+        adam_tight * 1e3
+    );
+    println!(
+        "FLOOR\tfloor_ms={:.3}\tstep_ms={:.3}\tstep_over_floor={:.3}\tproducts_mflop={:.1}\tpeak_gflops={peak_gflops:.2}\tproducts_ms={:.3}\tparams={params}\tbandwidth_gbs={bandwidth:.2}\tadam_traffic_ms={:.3}\tadam_tight_ms={:.3}",
+        floor * 1e3,
+        step_s * 1e3,
+        step_s / floor,
+        gemm_flops / 1e6,
+        products * 1e3,
+        adam_traffic * 1e3,
+        adam_tight * 1e3
+    );
 }
 
 /// Step time against batch size (hidden 500) and hidden width (batch 100),

@@ -33,7 +33,7 @@ mod tensor;
 
 pub use error::{Error, Result};
 pub use grads::{BackwardCtx, GradSlot, Grads};
-pub use matmul::{gemm, gemm_fallback};
+pub use matmul::{gemm, try_gemm, try_gemm_with, GemmError, GemmPath};
 pub use ops::{softmax_rows, BatchNormStats};
 pub use rand::RngExt;
 pub use random::{fill_normal, rng_from_seed, uniform, Rng};

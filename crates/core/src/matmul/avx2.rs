@@ -7,11 +7,6 @@
 use super::packed::{MR, NR};
 use std::arch::x86_64::*;
 
-/// Whether this CPU can run [`kernel`] (checked once by std, then cached).
-pub(super) fn available() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-}
-
 /// `C[..rows, ..cols] = alpha * (A_sliver B_sliver) + beta * C` over `kc`
 /// steps, where C's element `(i, j)` is at `c + i * rsc + j * csc`. With
 /// `beta == 0` C is not read.
@@ -51,47 +46,64 @@ pub(super) unsafe fn kernel(
     let mut acc = [[_mm256_setzero_pd(); 2]; MR];
     let (mut a, mut b) = (a, b);
     for _ in 0..kc {
-        let b0 = _mm256_loadu_pd(b);
-        let b1 = _mm256_loadu_pd(b.add(4));
-        // Unrolled by the compiler: MR is a constant.
-        for (i, row) in acc.iter_mut().enumerate() {
-            let ai = _mm256_broadcast_sd(&*a.add(i));
-            row[0] = _mm256_fmadd_pd(ai, b0, row[0]);
-            row[1] = _mm256_fmadd_pd(ai, b1, row[1]);
+        // SAFETY: this is step p < kc: `b` points at the step's NR = 8 values
+        // and `a` at its MR = 6, inside the `kc * NR` and `kc * MR` values
+        // the caller guarantees; the pointers move past them only after the
+        // last step, where `add` lands one past the end (allowed).
+        unsafe {
+            let b0 = _mm256_loadu_pd(b);
+            let b1 = _mm256_loadu_pd(b.add(4));
+            // Unrolled by the compiler: MR is a constant.
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = _mm256_broadcast_sd(&*a.add(i));
+                row[0] = _mm256_fmadd_pd(ai, b0, row[0]);
+                row[1] = _mm256_fmadd_pd(ai, b1, row[1]);
+            }
+            a = a.add(MR);
+            b = b.add(NR);
         }
-        a = a.add(MR);
-        b = b.add(NR);
     }
 
     let va = _mm256_set1_pd(alpha);
     let vb = _mm256_set1_pd(beta);
     if rows == MR && cols == NR && csc == 1 {
         for (i, row) in acc.iter().enumerate() {
-            let ci = c.add(i * rsc);
             for (h, &v) in row.iter().enumerate() {
-                let p = ci.add(4 * h);
-                let mut out = _mm256_mul_pd(va, v);
-                if beta != 0.0 {
-                    out = _mm256_add_pd(_mm256_mul_pd(vb, _mm256_loadu_pd(p)), out);
+                // SAFETY: a whole tile with contiguous rows: C's (i, 4h ..
+                // 4h + 4) are in the caller's `rows x cols` block (i < MR =
+                // rows, 4h + 4 <= NR = cols), which nothing else touches.
+                unsafe {
+                    let p = c.add(i * rsc + 4 * h);
+                    let mut out = _mm256_mul_pd(va, v);
+                    if beta != 0.0 {
+                        out = _mm256_add_pd(_mm256_mul_pd(vb, _mm256_loadu_pd(p)), out);
+                    }
+                    _mm256_storeu_pd(p, out);
                 }
-                _mm256_storeu_pd(p, out);
             }
         }
     } else {
         let mut tile = [[0.0f64; NR]; MR];
         for (t, row) in tile.iter_mut().zip(&acc) {
-            _mm256_storeu_pd(t.as_mut_ptr(), row[0]);
-            _mm256_storeu_pd(t.as_mut_ptr().add(4), row[1]);
+            // SAFETY: each row of `tile` holds NR = 8 values, the two stores
+            // write 4 each.
+            unsafe {
+                _mm256_storeu_pd(t.as_mut_ptr(), row[0]);
+                _mm256_storeu_pd(t.as_mut_ptr().add(4), row[1]);
+            }
         }
         for (i, t) in tile.iter().enumerate().take(rows) {
             for (j, &v) in t.iter().enumerate().take(cols) {
-                let p = c.add(i * rsc + j * csc);
-                // The same two operations, in the same order, as above.
-                let mut out = alpha * v;
-                if beta != 0.0 {
-                    out += beta * *p;
+                // SAFETY: i < rows and j < cols: inside the caller's block.
+                unsafe {
+                    let p = c.add(i * rsc + j * csc);
+                    // The same two operations, in the same order, as above.
+                    let mut out = alpha * v;
+                    if beta != 0.0 {
+                        out += beta * *p;
+                    }
+                    *p = out;
                 }
-                *p = out;
             }
         }
     }
@@ -115,31 +127,37 @@ pub(super) unsafe fn transpose_4_lines(
 ) {
     let mut p = 0;
     while p + 4 <= kc {
-        let r0 = _mm256_loadu_pd(src.add(p));
-        let r1 = _mm256_loadu_pd(src.add(stride + p));
-        let r2 = _mm256_loadu_pd(src.add(2 * stride + p));
-        let r3 = _mm256_loadu_pd(src.add(3 * stride + p));
-        // t0 = [r0.0 r1.0 r0.2 r1.2], t1 = [r0.1 r1.1 r0.3 r1.3], ...
-        let t0 = _mm256_unpacklo_pd(r0, r1);
-        let t1 = _mm256_unpackhi_pd(r0, r1);
-        let t2 = _mm256_unpacklo_pd(r2, r3);
-        let t3 = _mm256_unpackhi_pd(r2, r3);
-        let d = dst.add(p * dst_stride);
-        _mm256_storeu_pd(d, _mm256_permute2f128_pd::<0x20>(t0, t2));
-        _mm256_storeu_pd(d.add(dst_stride), _mm256_permute2f128_pd::<0x20>(t1, t3));
-        _mm256_storeu_pd(
-            d.add(2 * dst_stride),
-            _mm256_permute2f128_pd::<0x31>(t0, t2),
-        );
-        _mm256_storeu_pd(
-            d.add(3 * dst_stride),
-            _mm256_permute2f128_pd::<0x31>(t1, t3),
-        );
+        // SAFETY: p + 4 <= kc, so the loads read values p .. p + 4 of lines
+        // 0 .. 4 and the stores write entries w < 4 of rows p .. p + 4 of
+        // `dst`: all inside what the caller guarantees.
+        unsafe {
+            let r0 = _mm256_loadu_pd(src.add(p));
+            let r1 = _mm256_loadu_pd(src.add(stride + p));
+            let r2 = _mm256_loadu_pd(src.add(2 * stride + p));
+            let r3 = _mm256_loadu_pd(src.add(3 * stride + p));
+            // t0 = [r0.0 r1.0 r0.2 r1.2], t1 = [r0.1 r1.1 r0.3 r1.3], ...
+            let t0 = _mm256_unpacklo_pd(r0, r1);
+            let t1 = _mm256_unpackhi_pd(r0, r1);
+            let t2 = _mm256_unpacklo_pd(r2, r3);
+            let t3 = _mm256_unpackhi_pd(r2, r3);
+            let d = dst.add(p * dst_stride);
+            _mm256_storeu_pd(d, _mm256_permute2f128_pd::<0x20>(t0, t2));
+            _mm256_storeu_pd(d.add(dst_stride), _mm256_permute2f128_pd::<0x20>(t1, t3));
+            _mm256_storeu_pd(
+                d.add(2 * dst_stride),
+                _mm256_permute2f128_pd::<0x31>(t0, t2),
+            );
+            _mm256_storeu_pd(
+                d.add(3 * dst_stride),
+                _mm256_permute2f128_pd::<0x31>(t1, t3),
+            );
+        }
         p += 4;
     }
     for p in p..kc {
         for w in 0..4 {
-            *dst.add(p * dst_stride + w) = *src.add(w * stride + p);
+            // SAFETY: p < kc and w < 4: inside what the caller guarantees.
+            unsafe { *dst.add(p * dst_stride + w) = *src.add(w * stride + p) };
         }
     }
 }

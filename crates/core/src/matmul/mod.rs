@@ -1,47 +1,90 @@
 //! The one matrix product every op calls. Transposed operands are passed as
 //! strides, so `A^T B` and `A B^T` never copy a matrix.
 //!
-//! On x86-64 with AVX2 and FMA it runs gradtape's own blocked product
-//! ([`packed`]: BLIS-style packing, a 6 x 8 micro-kernel in [`avx2`]),
-//! threaded over rayon; elsewhere it calls `matrixmultiply::dgemm`.
+//! Three paths ([`GemmPath`], picked once per process from the CPU's
+//! features, or forced with `GRADTAPE_GEMM`):
+//! - `avx2`: gradtape's own blocked product ([`packed`]: BLIS-style packing,
+//!   a 6 x 8 micro-kernel in [`avx2`]), threaded over rayon. On AVX2-only
+//!   CPUs it beats `matrixmultiply`'s 8 x 4 kernel, whose packing and
+//!   kernel run further below the FMA peak.
+//! - `matrixmultiply-threaded` ([`dgemm`]): `matrixmultiply::dgemm`'s
+//!   run-time-selected kernel on blocks of C split over rayon (with
+//!   `MATMUL_NUM_THREADS=1`; otherwise one call that matrixmultiply
+//!   threads). On AVX-512F CPUs its 8 x 8 AVX-512 kernel has twice the
+//!   width of ours.
+//! - `fallback` ([`dgemm`]): one `matrixmultiply::dgemm` call, for CPUs
+//!   without AVX2 and FMA.
 //!
-//! # Which kernel, and why (`cargo bench --bench matmul`, `benches/compare_numpy.sh`)
+//! `benches/matmul.rs` times every path side by side, and
+//! `benches/compare_numpy.sh` against OpenBLAS; the figures are in the
+//! README.
 //!
-//! GFLOP/s in one run on the shared 2-core Zen 3 (FMA peak 50 per core, 100
-//! for both), single-threaded `mm_1t` (matrixmultiply) / `gemmcrate_1t` /
-//! `engine_1t`:
-//! fwd1 100x3072x500: 29.6 / 35.7 / 34.8, dW1 3072x100x500: 32.0 / 29.7 /
-//! 35.3, dW2: 32.4 / 37.5 / 37.1, dX2: 33.0 / 32.6 / 37.6, sq2048: 34.1 /
-//! 37.4 / 40.1. matrixmultiply's 8x4 kernel and its packing run at 60-70%
-//! of a core's peak; the `gemm` crate's fast kernels need AVX-512, which this
-//! CPU lacks. Ours spends ~90% of the peak inside its k loop; the rest of
-//! the gap is packing (12% of a training step's time, against 57% in the
-//! kernel: `perf record` on `cargo bench --bench step`), mostly copying W1
-//! (12 MB, each element used by only 100 rows) in the forward product; the
-//! packing loop prefetches rows ahead, which took fwd1 on 2 threads from
-//! ~56 to 63-75 GFLOP/s. Reading B in place instead of packing it was
-//! slower: every step of k touches a new 4 KB page (TLB misses), and row
-//! strides that are multiples of large powers of two thrash the L1 sets.
-//!
-//! On 2 threads, against numpy/OpenBLAS measured in the same run, the step's
-//! products reach 0.96 of OpenBLAS's GFLOP/s in total (per shape 0.77-1.21;
-//! the lowest are the 1-MFLOP products with n = 10).
-//!
-//! The bits do not depend on the thread count: threads split C, never the
-//! `k` sum, and the `k` blocking is fixed. They also equal single-threaded
-//! `matrixmultiply::dgemm`'s on FMA machines (same 256-deep k blocks, same
-//! FMA chain per element, same `alpha * acc + beta * c`), so replacing it
-//! changed no result of the notebook; `tests/gemm.rs` checks both.
+//! On every path the bits do not depend on the thread count: threads split
+//! C, never the `k` sum, and the `k` blocking is fixed. The `avx2` path's
+//! bits also equal single-threaded `matrixmultiply::dgemm`'s on AVX2 + FMA
+//! CPUs (same 256-deep k blocks, same FMA chain per element, same
+//! `alpha * acc + beta * c`); bits may differ between paths, and so between
+//! CPUs whose `auto` picks different paths. `tests/gemm.rs` checks both.
+
+// Every unsafe operation sits in an `unsafe` block with its own SAFETY
+// comment, inside `unsafe fn`s too.
+#![deny(unsafe_op_in_unsafe_fn)]
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+mod dgemm;
 #[cfg(target_arch = "x86_64")]
 mod packed;
+mod path;
+
+pub use path::GemmPath;
+
+/// Why a product cannot be computed: its sizes, or a forced path the CPU
+/// cannot run. [`try_gemm`] and [`try_gemm_with`] return it; [`gemm`]
+/// panics with its message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GemmError {
+    /// An operand's element count does not fit in `usize`.
+    #[error("gemm: {operand} is {rows} x {cols}, whose element count overflows usize")]
+    SizeOverflow {
+        /// `"a"`, `"b"` or `"c"`.
+        operand: &'static str,
+        /// Its rows as the product sees it (op(a) is `m x k`).
+        rows: usize,
+        /// Its columns as the product sees it.
+        cols: usize,
+    },
+    /// A buffer holds fewer values than its dimensions say.
+    #[error("gemm: {operand} is {rows} x {cols} = {needed} values but its buffer holds {len}")]
+    BufferTooShort {
+        /// `"a"`, `"b"` or `"c"`.
+        operand: &'static str,
+        /// Its rows as the product sees it.
+        rows: usize,
+        /// Its columns as the product sees it.
+        cols: usize,
+        /// `rows * cols`.
+        needed: usize,
+        /// The buffer's length.
+        len: usize,
+    },
+    /// A path forced with [`try_gemm_with`] needs CPU features this CPU
+    /// lacks.
+    #[error("gemm: the {path} path needs {missing}, which this CPU lacks")]
+    Unsupported {
+        /// The path asked for.
+        path: GemmPath,
+        /// The missing features.
+        missing: &'static str,
+    },
+}
 
 /// `c = alpha * op(a) * op(b) + beta * c` for row-major buffers, where
 /// `op(a)` is `(m, k)` and `op(b)` is `(k, n)`. With `a_t`, `a` is stored as
 /// `(k, m)` and read transposed; likewise `b_t` with `b` stored as `(n, k)`.
-/// When `beta` is 0, `c`'s old contents are not read.
+/// When `beta` is 0, `c`'s old contents are not read. Runs on
+/// [`GemmPath::selected`].
 ///
 /// ```
 /// use gradtape_core::gemm;
@@ -53,8 +96,9 @@ mod packed;
 /// ```
 ///
 /// # Panics
-/// If a buffer is shorter than its dimensions say: callers check shapes first
-/// and report them as errors, so a panic here is a bug in gradtape.
+/// With [`GemmError`]'s message if a buffer is shorter than its dimensions
+/// say or a size overflows (the ops check shapes first and report them as
+/// errors; [`try_gemm`] returns the error instead).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(
     m: usize,
@@ -68,14 +112,25 @@ pub fn gemm(
     beta: f64,
     c: &mut [f64],
 ) {
-    gemm_with(Kernel::Best, m, k, n, alpha, a, a_t, b, b_t, beta, c);
+    if let Err(e) = try_gemm(m, k, n, alpha, a, a_t, b, b_t, beta, c) {
+        panic!("{e}");
+    }
 }
 
-/// [`gemm`] on the `matrixmultiply` fallback whatever the CPU, so the tests
-/// can check the path that CPUs without AVX2 and FMA take.
-#[doc(hidden)]
+/// [`gemm`], returning an error instead of panicking when the sizes do not
+/// fit the buffers.
+///
+/// ```
+/// use gradtape_core::{try_gemm, GemmError};
+/// let mut c = [0.0; 4];
+/// // 2 x 2^63 does not fit in usize: an error, never a read out of bounds.
+/// let err = try_gemm(2, 1 << 63, 2, 1.0, &[1.0; 4], false, &[1.0; 4], false, 0.0, &mut c);
+/// assert!(matches!(err, Err(GemmError::SizeOverflow { operand: "a", .. })));
+/// assert!(try_gemm(2, 2, 2, 1.0, &[1.0; 4], false, &[1.0; 4], false, 0.0, &mut c).is_ok());
+/// assert_eq!(c, [2.0; 4]);
+/// ```
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_fallback(
+pub fn try_gemm(
     m: usize,
     k: usize,
     n: usize,
@@ -86,20 +141,38 @@ pub fn gemm_fallback(
     b_t: bool,
     beta: f64,
     c: &mut [f64],
-) {
-    gemm_with(Kernel::Fallback, m, k, n, alpha, a, a_t, b, b_t, beta, c);
+) -> Result<(), GemmError> {
+    try_gemm_with(
+        GemmPath::selected(),
+        m,
+        k,
+        n,
+        alpha,
+        a,
+        a_t,
+        b,
+        b_t,
+        beta,
+        c,
+    )
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Kernel {
-    /// The packed AVX2 kernel when the CPU has it, else the fallback.
-    Best,
-    Fallback,
-}
-
+/// [`try_gemm`] on a given path, whatever `GRADTAPE_GEMM` says: for tests
+/// and benchmarks that compare the paths in one process. A path the CPU
+/// cannot run is [`GemmError::Unsupported`].
+///
+/// ```
+/// use gradtape_core::{try_gemm_with, GemmPath};
+/// let (a, b) = ([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]);
+/// for path in GemmPath::ALL.into_iter().filter(|p| p.is_supported()) {
+///     let mut c = [0.0; 4];
+///     try_gemm_with(path, 2, 2, 2, 1.0, &a, false, &b, false, 0.0, &mut c).unwrap();
+///     assert_eq!(c, [19.0, 22.0, 43.0, 50.0], "{path}");
+/// }
+/// ```
 #[allow(clippy::too_many_arguments)]
-fn gemm_with(
-    kernel: Kernel,
+pub fn try_gemm_with(
+    path: GemmPath,
     m: usize,
     k: usize,
     n: usize,
@@ -110,108 +183,98 @@ fn gemm_with(
     b_t: bool,
     beta: f64,
     c: &mut [f64],
-) {
-    assert!(
-        a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
-        "gemm: buffer too short"
-    );
-    let (rsa, csa) = if a_t {
-        (1, m as isize)
-    } else {
-        (k as isize, 1)
-    };
-    let (rsb, csb) = if b_t {
-        (1, k as isize)
-    } else {
-        (n as isize, 1)
-    };
+) -> Result<(), GemmError> {
+    fits("a", m, k, a.len())?;
+    fits("b", k, n, b.len())?;
+    fits("c", m, n, c.len())?;
+    if let Some(missing) = path.missing_features() {
+        return Err(GemmError::Unsupported { path, missing });
+    }
     if m == 0 || n == 0 {
-        return;
+        return Ok(());
     }
     if k == 0 {
         // No products to add: C = beta * C (and beta == 0 must not read C).
         for x in &mut c[..m * n] {
             *x = if beta == 0.0 { 0.0 } else { beta * *x };
         }
-        return;
+        return Ok(());
     }
-    #[cfg(target_arch = "x86_64")]
-    if kernel == Kernel::Best && avx2::available() {
-        let a = packed::Mat {
-            ptr: a.as_ptr(),
-            rs: rsa as usize,
-            cs: csa as usize,
-        };
-        let b = packed::Mat {
-            ptr: b.as_ptr(),
-            rs: rsb as usize,
-            cs: csb as usize,
-        };
-        // SAFETY: the CPU has AVX2 and FMA; the assert above keeps every
-        // index the strides reach inside the buffers, and `c` is borrowed
-        // mutably so it aliases neither `a` nor `b`.
-        unsafe { packed::gemm(m, k, n, alpha, a, b, beta, c.as_mut_ptr(), n) };
-        return;
-    }
-    let _ = kernel; // only x86-64 has a choice to make
-    fallback(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
-}
-
-/// `matrixmultiply::dgemm`, for CPUs without AVX2 and FMA.
-#[allow(clippy::too_many_arguments)]
-fn fallback(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f64,
-    a: &[f64],
-    (rsa, csa): (isize, isize),
-    b: &[f64],
-    (rsb, csb): (isize, isize),
-    beta: f64,
-    c: &mut [f64],
-) {
-    // SAFETY: `gemm` asserted that every index the strides reach lies
-    // inside the three buffers, and `c` is borrowed mutably so it aliases
-    // neither `a` nor `b`.
-    unsafe {
-        if n > m {
-            // C^T (n x m) = op(B)^T (n x k) * op(A)^T (k x m): swap the
-            // operands, transpose each one's strides, and store C^T
-            // column-major, which is C row-major. See the module docs.
-            matrixmultiply::dgemm(
-                n,
-                k,
-                m,
-                alpha,
-                b.as_ptr(),
-                csb,
-                rsb,
-                a.as_ptr(),
-                csa,
-                rsa,
-                beta,
-                c.as_mut_ptr(),
-                1,
-                n as isize,
-            );
-        } else {
-            matrixmultiply::dgemm(
-                m,
-                k,
-                n,
-                alpha,
-                a.as_ptr(),
-                rsa,
-                csa,
-                b.as_ptr(),
-                rsb,
-                csb,
-                beta,
-                c.as_mut_ptr(),
-                n as isize,
-                1,
-            );
+    // From here m, k, n >= 1 and each of m * k, k * n, m * n is at most a
+    // slice length, so every dimension and every index below fits in isize.
+    let (rsa, csa) = if a_t { (1, m) } else { (k, 1) };
+    let (rsb, csb) = if b_t { (1, k) } else { (n, 1) };
+    match path {
+        #[cfg(target_arch = "x86_64")]
+        GemmPath::Avx2 => {
+            let a = packed::Mat {
+                ptr: a.as_ptr(),
+                rs: rsa,
+                cs: csa,
+            };
+            let b = packed::Mat {
+                ptr: b.as_ptr(),
+                rs: rsb,
+                cs: csb,
+            };
+            // SAFETY: `missing_features` just confirmed AVX2 and FMA; `fits`
+            // established a.len() >= m * k, b.len() >= k * n and
+            // c.len() >= m * n, and with these strides the largest index
+            // into each is that product minus one; `c` is borrowed mutably,
+            // so it aliases neither `a` nor `b`.
+            unsafe { packed::gemm(m, k, n, alpha, a, b, beta, c.as_mut_ptr(), n) };
+        }
+        // MatrixmultiplyThreaded and Fallback (and Avx2 off x86-64, which
+        // `missing_features` has rejected above).
+        _ => {
+            let view = |ptr: *const f64, rs: usize, cs: usize| dgemm::View {
+                ptr,
+                rs: rs as isize,
+                cs: cs as isize,
+            };
+            let (a, b) = (view(a.as_ptr(), rsa, csa), view(b.as_ptr(), rsb, csb));
+            let c = view(c.as_mut_ptr(), n, 1);
+            // SAFETY: as above, `fits` keeps every index the strides reach
+            // inside the three buffers, m, k, n >= 1, and `c` is borrowed
+            // mutably, so it aliases neither `a` nor `b`.
+            unsafe {
+                if path == GemmPath::MatrixmultiplyThreaded {
+                    dgemm::threaded(m, k, n, alpha, a, b, beta, c);
+                } else {
+                    dgemm::fallback(m, k, n, alpha, a, b, beta, c);
+                }
+            }
         }
     }
+    Ok(())
+}
+
+/// Checks that a `rows x cols` operand's element count fits in `usize` and
+/// in a buffer of `len` values.
+fn fits(operand: &'static str, rows: usize, cols: usize, len: usize) -> Result<(), GemmError> {
+    let needed = rows.checked_mul(cols).ok_or(GemmError::SizeOverflow {
+        operand,
+        rows,
+        cols,
+    })?;
+    if len < needed {
+        return Err(GemmError::BufferTooShort {
+            operand,
+            rows,
+            cols,
+            needed,
+            len,
+        });
+    }
+    Ok(())
+}
+
+/// Products with fewer multiply-adds than this run on one thread: below it,
+/// waking a second thread costs more than it saves (found by timing growing
+/// products on one and two threads).
+const PAR_MIN_MULADDS: usize = 1 << 19;
+
+/// Whether an `m x k x n` product is large enough to split over threads.
+fn worth_threading(m: usize, k: usize, n: usize) -> bool {
+    m.saturating_mul(k).saturating_mul(n) >= PAR_MIN_MULADDS
 }

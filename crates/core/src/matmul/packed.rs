@@ -19,10 +19,6 @@ pub(super) const NR: usize = 8;
 const KC: usize = 256;
 const MC: usize = 120;
 const NC: usize = 2048;
-/// Products with fewer multiply-adds than this run on one thread: below it,
-/// waking a second thread costs more than it saves (`cargo bench --bench
-/// matmul -- --sweep`).
-const PAR_MIN_MULADDS: usize = 1 << 19;
 
 /// A strided matrix view: element `(i, j)` is at `ptr + i * rs + j * cs`.
 /// A and B are only read through it; C, whose pointer comes from the
@@ -46,9 +42,14 @@ impl Mat {
     }
 
     /// The block starting at `(i, j)`.
+    ///
+    /// # Safety
+    /// `(i, j)` is an element of the matrix the view covers.
     unsafe fn at(self, i: usize, j: usize) -> Mat {
         Mat {
-            ptr: self.ptr.add(i * self.rs + j * self.cs),
+            // SAFETY: the element is inside the allocation (the caller's
+            // contract), so the offset stays in it.
+            ptr: unsafe { self.ptr.add(i * self.rs + j * self.cs) },
             ..self
         }
     }
@@ -57,6 +58,7 @@ impl Mat {
 // SAFETY: A and B outlive the call and are only read; C's blocks written by
 // different threads are disjoint (see `gemm`).
 unsafe impl Send for Mat {}
+// SAFETY: as for Send: shared Mats are only read through.
 unsafe impl Sync for Mat {}
 
 thread_local! {
@@ -68,7 +70,7 @@ thread_local! {
 /// row stride `ldc`. `m, n, k > 0`.
 ///
 /// # Safety
-/// The CPU supports AVX2 and FMA ([`avx2::available`]); A, B and C cover the
+/// The CPU supports AVX2 and FMA (`GemmPath::Avx2.is_supported()`); A, B and C cover the
 /// stated shapes, and C aliases neither.
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn gemm(
@@ -91,13 +93,16 @@ pub(super) unsafe fn gemm(
     // 10 of 16 columns); turned around, C^T = B^T A^T, it may waste less.
     // Each element is the same chain of products in the same order either
     // way (a * b == b * a exactly), so the bits do not change.
-    let padded = |rows: usize, cols: usize| rows.div_ceil(MR) * MR * cols.div_ceil(NR) * NR;
+    // (u128: the padded counts of two in-bounds sides cannot overflow it.)
+    let padded = |rows: usize, cols: usize| {
+        (rows.div_ceil(MR) * MR) as u128 * (cols.div_ceil(NR) * NR) as u128
+    };
     let (m, n, a, b, c) = if padded(n, m) < padded(m, n) {
         (n, m, b.t(), a.t(), c.t())
     } else {
         (m, n, a, b, c)
     };
-    let threads = if m * n * k >= PAR_MIN_MULADDS {
+    let threads = if super::worth_threading(m, k, n) {
         rayon::current_num_threads()
     } else {
         1
@@ -109,7 +114,8 @@ pub(super) unsafe fn gemm(
     let slivers = len.div_ceil(unit);
     let parts = threads.min(slivers).max(1);
     if parts == 1 {
-        serial(m, k, n, alpha, a, b, beta, c);
+        // SAFETY: the caller's contract, for the whole product.
+        unsafe { serial(m, k, n, alpha, a, b, beta, c) };
         return;
     }
     let per = slivers.div_ceil(parts) * unit;
@@ -119,7 +125,10 @@ pub(super) unsafe fn gemm(
         if lo >= hi {
             return;
         }
-        // SAFETY: blocks [lo, hi) of different parts are disjoint.
+        // SAFETY: lo < hi <= len, so column (or row) lo of B and C (or A
+        // and C) exists and the block [lo, hi) lies inside them; blocks of
+        // different parts are disjoint, so no two threads write the same
+        // element of C.
         unsafe {
             if n >= m {
                 let (b, c) = (b.at(0, lo), c.at(0, lo));
@@ -136,6 +145,10 @@ pub(super) unsafe fn gemm(
 
 /// The blocked loop on one thread.
 #[allow(clippy::too_many_arguments)]
+///
+/// # Safety
+/// As for [`gemm`], for these views: A `(m, k)`, B `(k, n)`, C `(m, n)`,
+/// `m, k, n >= 1`, C written by no one else during the call.
 unsafe fn serial(m: usize, k: usize, n: usize, alpha: f64, a: Mat, b: Mat, beta: f64, c: Mat) {
     PACK.with(|cell| {
         // A product never calls back into rayon while it holds the buffers,
@@ -155,26 +168,39 @@ unsafe fn serial(m: usize, k: usize, n: usize, alpha: f64, a: Mat, b: Mat, beta:
                 // Only the first k block sees the caller's beta; later ones
                 // add to what the earlier ones wrote.
                 let beta = if pc == 0 { beta } else { 1.0 };
-                pack_b(kc, nc, b.at(pc, jc), bpack);
+                // SAFETY: pc < k and jc < n, so B's block (pc.., jc..) of
+                // kc x nc lies inside B; `bpack` holds the
+                // ceil(nc / NR) * NR * kc values pack_b writes.
+                unsafe { pack_b(kc, nc, b.at(pc, jc), bpack) };
                 for ic in (0..m).step_by(MC) {
                     let mc = MC.min(m - ic);
-                    pack_a(mc, kc, a.at(ic, pc), apack);
+                    // SAFETY: as for B: A's mc x kc block at (ic, pc) lies
+                    // inside A and `apack` holds ceil(mc / MR) * MR * kc.
+                    unsafe { pack_a(mc, kc, a.at(ic, pc), apack) };
                     for jr in (0..nc).step_by(NR) {
-                        let bs = bpack.as_ptr().add(jr * kc);
                         for ir in (0..mc).step_by(MR) {
-                            avx2::kernel(
-                                kc,
-                                apack.as_ptr().add(ir * kc),
-                                bs,
-                                // C's pointer came from a `&mut [f64]`.
-                                c.at(ic + ir, jc + jr).ptr as *mut f64,
-                                c.rs,
-                                c.cs,
-                                MR.min(mc - ir),
-                                NR.min(nc - jr),
-                                alpha,
-                                beta,
-                            );
+                            // SAFETY: the CPU has AVX2 and FMA (the caller's
+                            // contract); the A sliver at ir * kc and the B
+                            // sliver at jr * kc hold kc * MR and kc * NR
+                            // packed values; C's tile at (ic + ir, jc + jr)
+                            // of min(MR, mc - ir) x min(NR, nc - jr) lies
+                            // inside C, whose pointer came from a
+                            // `&mut [f64]` and which only this thread writes
+                            // in this block.
+                            unsafe {
+                                avx2::kernel(
+                                    kc,
+                                    apack.as_ptr().add(ir * kc),
+                                    bpack.as_ptr().add(jr * kc),
+                                    c.at(ic + ir, jc + jr).ptr as *mut f64,
+                                    c.rs,
+                                    c.cs,
+                                    MR.min(mc - ir),
+                                    NR.min(nc - jr),
+                                    alpha,
+                                    beta,
+                                )
+                            };
                         }
                     }
                 }
@@ -194,14 +220,22 @@ fn aligned(buf: &mut Vec<f64>, len: usize) -> &mut [f64] {
 
 /// Packs the `mc x kc` block of A into row slivers of `MR`: sliver `s` holds
 /// `A[s*MR + i, p]` at `s*MR*kc + p*MR + i`, zero past the last row.
+///
+/// # Safety
+/// The view covers an `mc x kc` block of readable values.
 unsafe fn pack_a(mc: usize, kc: usize, a: Mat, out: &mut [f64]) {
-    pack::<MR>(mc, kc, a.ptr, a.rs, a.cs, out);
+    // SAFETY: the caller's contract (rows are A's lines).
+    unsafe { pack::<MR>(mc, kc, a.ptr, a.rs, a.cs, out) };
 }
 
 /// Packs the `kc x nc` block of B into column slivers of `NR`: sliver `s`
 /// holds `B[p, s*NR + j]` at `s*NR*kc + p*NR + j`, zero past the last column.
+///
+/// # Safety
+/// The view covers a `kc x nc` block of readable values.
 unsafe fn pack_b(kc: usize, nc: usize, b: Mat, out: &mut [f64]) {
-    pack::<NR>(nc, kc, b.ptr, b.cs, b.rs, out);
+    // SAFETY: the caller's contract (columns are B's lines).
+    unsafe { pack::<NR>(nc, kc, b.ptr, b.cs, b.rs, out) };
 }
 
 /// Rows of the source to request ahead of the packing loop: the jump from
@@ -212,7 +246,11 @@ const AHEAD: usize = 8;
 /// Packs `len` lines of `kc` values into slivers of `W` lines: line `l`'s
 /// value `p` is at `src + l * line_stride + p * k_stride` and goes to
 /// `(l / W) * W * kc + p * W + l % W`. Lines past `len` in the last sliver
-/// are zero.
+/// are zero. (`out` is a slice: a short one panics, it is never overrun.)
+///
+/// # Safety
+/// The CPU supports AVX2 (only the AVX2 path packs); `src + l * line_stride
+/// + p * k_stride` is readable for every `l < len`, `p < kc`.
 unsafe fn pack<const W: usize>(
     len: usize,
     kc: usize,
@@ -229,9 +267,14 @@ unsafe fn pack<const W: usize>(
         let full = len / W;
         let rest = len - full * W;
         for p in 0..kc {
-            let row = std::slice::from_raw_parts(src.add(p * k_stride), len);
+            // SAFETY: line_stride == 1, so step p's values of lines
+            // 0 .. len are `len` contiguous readable values (the caller's
+            // contract), which nothing writes during the product.
+            let row = unsafe { std::slice::from_raw_parts(src.add(p * k_stride), len) };
             if p + AHEAD < kc {
-                avx2::prefetch_lines(src.add((p + AHEAD) * k_stride), len);
+                // SAFETY: step p + AHEAD < kc exists, so its start is in
+                // bounds.
+                avx2::prefetch_lines(unsafe { src.add((p + AHEAD) * k_stride) }, len);
             }
             for s in 0..full {
                 let at = s * W * kc + p * W;
@@ -254,20 +297,31 @@ unsafe fn pack<const W: usize>(
             if k_stride == 1 {
                 // Four lines at a time, four steps of k per 4x4 transpose.
                 while w + 4 <= lines {
-                    avx2::transpose_4_lines(
-                        kc,
-                        src.add((s * W + w) * line_stride),
-                        line_stride,
-                        sliver.as_mut_ptr().add(w),
-                        W,
-                    );
+                    // SAFETY: the CPU has AVX2; lines s * W + w .. + 4 exist
+                    // (w + 4 <= lines) and hold kc contiguous values each
+                    // (k_stride == 1); the writes go to entries w .. w + 4
+                    // of the kc rows of W in `sliver`, which is W * kc long.
+                    unsafe {
+                        avx2::transpose_4_lines(
+                            kc,
+                            src.add((s * W + w) * line_stride),
+                            line_stride,
+                            sliver.as_mut_ptr().add(w),
+                            W,
+                        )
+                    };
                     w += 4;
                 }
             }
             for w in w..lines {
-                let line = src.add((s * W + w) * line_stride);
                 for p in 0..kc {
-                    *sliver.get_unchecked_mut(p * W + w) = *line.add(p * k_stride);
+                    // SAFETY: line s * W + w < len and step p < kc are in
+                    // the source (the caller's contract); p * W + w <
+                    // kc * W = sliver.len().
+                    unsafe {
+                        let line = src.add((s * W + w) * line_stride);
+                        *sliver.get_unchecked_mut(p * W + w) = *line.add(p * k_stride);
+                    }
                 }
             }
         }
