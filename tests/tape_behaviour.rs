@@ -454,7 +454,7 @@ fn shapes_too_large_to_address_are_errors_not_panics() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("input_from_slice: shape [0, 18446744073709551615]"),
+        err.starts_with("input_from_slice: shape (0, 18446744073709551615) is too large"),
         "{err}"
     );
 }
