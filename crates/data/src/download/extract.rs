@@ -9,7 +9,7 @@ use std::path::{Component, Path};
 
 use flate2::read::GzDecoder;
 
-use super::ARCHIVE_FOLDER;
+use super::{io_err, ARCHIVE_FOLDER};
 use crate::{DataError, DownloadError, Result, META_FILE, TEST_FILE, TRAIN_FILES};
 
 /// What a member's stored path means for the unpack.
@@ -143,13 +143,6 @@ pub(crate) fn extract(archive: &Path, cache_dir: &Path, target: &Path) -> Result
     }
     drop(tmp);
     Ok(())
-}
-
-fn io_err(path: &Path, source: std::io::Error) -> DataError {
-    DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::progress::Reporter;
-use super::{hex, DownloadOptions};
-use crate::{DataError, DownloadError, Result};
+use super::{hex, io_err, DownloadOptions};
+use crate::{DownloadError, Result};
 
 /// Read and write chunk size.
 const CHUNK: usize = 64 << 10;
@@ -263,13 +263,6 @@ fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
         t => Some(t.parse().ok()?),
     };
     Some((start, total))
-}
-
-fn io_err(path: &Path, source: std::io::Error) -> DataError {
-    DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 #[cfg(test)]

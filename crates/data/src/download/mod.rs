@@ -166,6 +166,14 @@ fn hex(bytes: &[u8]) -> String {
         })
 }
 
+/// An I/O error on `path`, for the fetch and the unpacking alike.
+fn io_err(path: &Path, source: std::io::Error) -> DataError {
+    DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
