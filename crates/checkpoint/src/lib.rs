@@ -1091,7 +1091,10 @@ fn training_file<'a>(
             ));
         };
         let numel = checked_product(shape).ok_or_else(|| {
-            invalid(path, format!("parameter '{name}' of shape {shape:?} is too large to count"))
+            invalid(
+                path,
+                format!("parameter '{name}' of shape {shape:?} is too large to count"),
+            )
         })?;
         for (buffer, values) in &ps.buffers {
             if values.len() != numel || buffer.is_empty() || buffer.contains('.') {
