@@ -194,10 +194,9 @@ pub fn main<E: std::fmt::Display>(body: impl FnOnce() -> Result<(), E>) {
 /// silently instead.
 #[cfg(unix)]
 fn restore_sigpipe() {
-    // SAFETY: `signal` with `SIG_DFL` installs no handler (no code of ours
-    // runs in signal context); it only resets the disposition Rust's runtime
-    // set to SIG_IGN. It is called at the start of `main`, and changing a
-    // disposition is process-wide and thread-safe by POSIX.
+    // SAFETY: `SIG_DFL` installs no handler (none of our code runs in
+    // signal context); it resets the SIG_IGN Rust's runtime set, and a
+    // disposition change is process-wide and thread-safe by POSIX.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }

@@ -183,10 +183,9 @@ fn fused_best(decay: bool, w: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64
         ) {
             pass(decay, w, g, m, v, s);
         }
-        // SAFETY: `avx` is unsafe only for its `target_feature`: calling it
-        // on a CPU without AVX is undefined behaviour. This CPU has AVX:
-        // `is_x86_feature_detected!("avx")` returned true just above. Its
-        // arguments are safe slices; it does nothing `pass` would not.
+        // SAFETY: `avx` is unsafe only for its `target_feature`, and
+        // `is_x86_feature_detected!("avx")` returned true just above; its
+        // arguments are safe slices and it does nothing `pass` would not.
         unsafe { avx(decay, w, g, m, v, s) };
         return;
     }

@@ -46,10 +46,9 @@ pub(super) unsafe fn kernel(
     let mut acc = [[_mm256_setzero_pd(); 2]; MR];
     let (mut a, mut b) = (a, b);
     for _ in 0..kc {
-        // SAFETY: this is step p < kc: `b` points at the step's NR = 8 values
-        // and `a` at its MR = 6, inside the `kc * NR` and `kc * MR` values
-        // the caller guarantees; the pointers move past them only after the
-        // last step, where `add` lands one past the end (allowed).
+        // SAFETY: step p < kc: `b` and `a` point at the step's NR = 8 and MR = 6 values, inside the
+        // kc*NR and kc*MR the caller guarantees; after the last step `add` lands one past the end,
+        // which is allowed.
         unsafe {
             let b0 = _mm256_loadu_pd(b);
             let b1 = _mm256_loadu_pd(b.add(4));

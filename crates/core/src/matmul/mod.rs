@@ -217,11 +217,9 @@ pub fn try_gemm_with(
                 rs: rsb,
                 cs: csb,
             };
-            // SAFETY: `missing_features` just confirmed AVX2 and FMA; `fits`
-            // established a.len() >= m * k, b.len() >= k * n and
-            // c.len() >= m * n, and with these strides the largest index
-            // into each is that product minus one; `c` is borrowed mutably,
-            // so it aliases neither `a` nor `b`.
+            // SAFETY: `missing_features` confirmed AVX2+FMA; `fits` established a.len() >= m*k, b.len() >= k*n,
+            // c.len() >= m*n, and with these strides each largest index is that product minus one; `c` is
+            // borrowed mutably, so it aliases neither `a` nor `b`.
             unsafe { packed::gemm(m, k, n, alpha, a, b, beta, c.as_mut_ptr(), n) };
         }
         // MatrixmultiplyThreaded and Fallback (and Avx2 off x86-64, which

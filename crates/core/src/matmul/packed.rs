@@ -125,10 +125,9 @@ pub(super) unsafe fn gemm(
         if lo >= hi {
             return;
         }
-        // SAFETY: lo < hi <= len, so column (or row) lo of B and C (or A
-        // and C) exists and the block [lo, hi) lies inside them; blocks of
-        // different parts are disjoint, so no two threads write the same
-        // element of C.
+        // SAFETY: lo < hi <= len, so block [lo, hi) of B and C (or A and C)
+        // lies inside them, and blocks of different parts are disjoint: no
+        // two threads write the same element of C.
         unsafe {
             if n >= m {
                 let (b, c) = (b.at(0, lo), c.at(0, lo));
@@ -179,14 +178,9 @@ unsafe fn serial(m: usize, k: usize, n: usize, alpha: f64, a: Mat, b: Mat, beta:
                     unsafe { pack_a(mc, kc, a.at(ic, pc), apack) };
                     for jr in (0..nc).step_by(NR) {
                         for ir in (0..mc).step_by(MR) {
-                            // SAFETY: the CPU has AVX2 and FMA (the caller's
-                            // contract); the A sliver at ir * kc and the B
-                            // sliver at jr * kc hold kc * MR and kc * NR
-                            // packed values; C's tile at (ic + ir, jc + jr)
-                            // of min(MR, mc - ir) x min(NR, nc - jr) lies
-                            // inside C, whose pointer came from a
-                            // `&mut [f64]` and which only this thread writes
-                            // in this block.
+                            // SAFETY: AVX2+FMA (caller's contract); the A and B slivers hold kc*MR and kc*NR packed
+                            // values; C's min(MR, mc-ir) x min(NR, nc-jr) tile at (ic+ir, jc+jr) lies inside C, a
+                            // `&mut [f64]` that only this thread writes in this block.
                             unsafe {
                                 avx2::kernel(
                                     kc,
@@ -297,10 +291,9 @@ unsafe fn pack<const W: usize>(
             if k_stride == 1 {
                 // Four lines at a time, four steps of k per 4x4 transpose.
                 while w + 4 <= lines {
-                    // SAFETY: the CPU has AVX2; lines s * W + w .. + 4 exist
-                    // (w + 4 <= lines) and hold kc contiguous values each
-                    // (k_stride == 1); the writes go to entries w .. w + 4
-                    // of the kc rows of W in `sliver`, which is W * kc long.
+                    // SAFETY: AVX2; lines s*W+w .. +4 exist (w + 4 <= lines), each kc contiguous values
+                    // (k_stride == 1); the writes go to entries w .. w+4 of the kc rows of W in `sliver`,
+                    // which is W * kc long.
                     unsafe {
                         avx2::transpose_4_lines(
                             kc,
