@@ -3,6 +3,8 @@
 //! fewest data. Shared by every figure of this crate, generic over the
 //! plotters backend (PNG pixels or SVG text).
 
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::element::MultiLineText;
 use plotters::prelude::*;
@@ -79,81 +81,159 @@ impl Bounds {
     }
 }
 
-/// Draws `spec` filling `area`.
+/// Points joined in order, in data space.
+type Polyline = Vec<(f64, f64)>;
+
+/// What one set of axes draws, worked out before plotters sees it: the two
+/// axes, and every curve already split at gaps and clipped to the axes, in
+/// data space.
+struct Layout<'a> {
+    x: Axis,
+    y: Axis,
+    /// Per curve: its visible polylines and its visible markers.
+    curves: Vec<(Vec<Polyline>, Polyline)>,
+    /// The dashed line's y and label, if it is inside the axes.
+    hline: Option<(f64, &'a str)>,
+}
+
+impl<'a> Layout<'a> {
+    fn new(spec: &AxesSpec<'a>) -> Layout<'a> {
+        let (xs, ys) = (spec.x_scale, spec.y_scale);
+        // Every curve in axis space (log10 on a log axis); `None` marks a gap.
+        let curves: Vec<Vec<Option<(f64, f64)>>> = spec
+            .curves
+            .iter()
+            .map(|c| {
+                c.points
+                    .iter()
+                    .map(|&(x, y)| Some((xs.to_axis(x)?, ys.to_axis(y)?)))
+                    .collect()
+            })
+            .collect();
+        let hline = spec
+            .hline
+            .and_then(|(v, label)| Some((ys.to_axis(v)?, label)));
+
+        let points = || curves.iter().flatten().flatten();
+        let x_data: Vec<f64> = points().map(|p| p.0).collect();
+        let mut y_data: Vec<f64> = points().map(|p| p.1).collect();
+        y_data.extend(hline.map(|(v, _)| v));
+        let raw_xs: Vec<f64> = spec
+            .curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(|p| p.0))
+            .collect();
+        let y_fixed = spec
+            .y_range
+            .and_then(|(lo, hi)| Some((ys.to_axis(lo)?, ys.to_axis(hi)?)));
+        let x = Axis::new(xs, &x_data, None, spec.x_integer, &raw_xs);
+        let y = Axis::new(ys, &y_data, y_fixed, false, &[]);
+        let bounds = Bounds {
+            x0: x.lo,
+            x1: x.hi,
+            y0: y.lo,
+            y1: y.hi,
+        };
+        // Back to data space, which plotters maps to pixels.
+        let data = |(px, py): (f64, f64)| (xs.to_data(px), ys.to_data(py));
+        Layout {
+            curves: curves
+                .iter()
+                .map(|points| {
+                    let lines = clipped_polylines(points, bounds)
+                        .into_iter()
+                        .map(|l| l.into_iter().map(data).collect())
+                        .collect();
+                    let markers = points.iter().flatten().copied();
+                    (
+                        lines,
+                        markers.filter(|&p| bounds.contains(p)).map(data).collect(),
+                    )
+                })
+                .collect(),
+            hline: hline
+                .filter(|(v, _)| (bounds.y0..=bounds.y1).contains(v))
+                .map(|(v, label)| (ys.to_data(v), label)),
+            x,
+            y,
+        }
+    }
+}
+
+/// Draws `spec` filling `area`, on plotters' own linear (`lo..hi`) or
+/// logarithmic (`(lo..hi).log_scale()`) coordinates.
 pub(crate) fn draw_axes<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     spec: &AxesSpec<'_>,
 ) -> DrawResult<DB> {
-    // Map every curve to axis space; `None` marks a gap.
-    let curves: Vec<Vec<Option<(f64, f64)>>> = spec
-        .curves
-        .iter()
-        .map(|c| {
-            c.points
-                .iter()
-                .map(|&(x, y)| Some((spec.x_scale.to_axis(x)?, spec.y_scale.to_axis(y)?)))
-                .collect()
-        })
-        .collect();
-    let hline = spec
-        .hline
-        .and_then(|(v, label)| Some((spec.y_scale.to_axis(v)?, label)));
-
-    let xs: Vec<f64> = curves.iter().flatten().flatten().map(|p| p.0).collect();
-    let mut ys: Vec<f64> = curves.iter().flatten().flatten().map(|p| p.1).collect();
-    if let Some((v, _)) = hline {
-        ys.push(v);
-    }
-    let raw_xs: Vec<f64> = spec
-        .curves
-        .iter()
-        .flat_map(|c| c.points.iter().map(|p| p.0))
-        .collect();
-    let y_fixed = spec
-        .y_range
-        .and_then(|(lo, hi)| Some((spec.y_scale.to_axis(lo)?, spec.y_scale.to_axis(hi)?)));
-    let x_axis = Axis::new(spec.x_scale, &xs, None, spec.x_integer, &raw_xs);
-    let y_axis = Axis::new(spec.y_scale, &ys, y_fixed, false, &[]);
-    let bounds = Bounds {
-        x0: x_axis.lo,
-        x1: x_axis.hi,
-        y0: y_axis.lo,
-        y1: y_axis.hi,
+    let layout = Layout::new(spec);
+    let (x, y) = (&layout.x, &layout.y);
+    let linear = |a: &Axis| RangedCoordf64::from(a.data_range());
+    let log = |a: &Axis| {
+        a.data_range()
+            .log_scale()
+            .with_key_points(a.log_ticks.clone())
     };
+    match (x.scale, y.scale) {
+        (Scale::Linear, Scale::Linear) => draw_on(area, spec, &layout, linear(x), linear(y)),
+        (Scale::Linear, Scale::Log) => draw_on(area, spec, &layout, linear(x), log(y)),
+        (Scale::Log, Scale::Linear) => draw_on(area, spec, &layout, log(x), linear(y)),
+        (Scale::Log, Scale::Log) => draw_on(area, spec, &layout, log(x), log(y)),
+    }
+}
 
+/// [`draw_axes`] on the coordinates `x` and `y` (data space in, pixels out).
+fn draw_on<DB, X, Y>(
+    area: &DrawingArea<DB, Shift>,
+    spec: &AxesSpec<'_>,
+    layout: &Layout<'_>,
+    x: X,
+    y: Y,
+) -> DrawResult<DB>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     let mut chart = ChartBuilder::on(area)
         .caption(spec.title, (FAMILY, TITLE_PX))
         .margin(12)
         .margin_right(28)
         .x_label_area_size(58)
         .y_label_area_size(78)
-        .build_cartesian_2d(x_axis, y_axis)?;
+        .build_cartesian_2d(x, y)?;
 
+    let (x_label, y_label) = (|v: &f64| layout.x.label(*v), |v: &f64| layout.y.label(*v));
     chart
         .configure_mesh()
+        .x_labels(layout.x.labels)
+        .y_labels(layout.y.labels)
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&y_label)
         .x_desc(spec.x_label)
         .y_desc(spec.y_label)
         .axis_desc_style((FAMILY, AXIS_DESC_PX))
         .label_style((FAMILY, TICK_PX))
         .bold_line_style(GRID_COLOR)
-        .light_line_style(TRANSPARENT)
+        .max_light_lines(0)
         .axis_style(BLACK)
         .draw()?;
 
-    // Everything the legend should avoid, in axis space.
-    let mut occupied: Vec<(f64, f64)> = Vec::new();
-    let mut any_label = false;
+    // Everything the legend should avoid, in pixels.
+    let mut occupied: Vec<(i32, i32)> = Vec::new();
+    let mut labels: Vec<&str> = Vec::new();
 
-    for (i, (curve, points)) in spec.curves.iter().zip(&curves).enumerate() {
+    for (i, (curve, (lines, markers))) in spec.curves.iter().zip(&layout.curves).enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         let line = ShapeStyle::from(&color).stroke_width(LINE_WIDTH);
-        let polylines = clipped_polylines(points, bounds);
-        for poly in &polylines {
-            occupied.extend(densify(poly, &bounds));
+        for l in lines {
+            let pixels: Vec<(i32, i32)> = l.iter().map(|p| chart.backend_coord(p)).collect();
+            occupied.extend(densify(&pixels));
         }
-        let anno = chart.draw_series(polylines.into_iter().map(|p| PathElement::new(p, line)))?;
+        occupied.extend(markers.iter().map(|p| chart.backend_coord(p)));
+        let anno = chart.draw_series(lines.iter().map(|l| PathElement::new(l.clone(), line)))?;
         if !curve.label.is_empty() {
-            any_label = true;
+            labels.push(curve.label);
             anno.label(curve.label).legend(move |(x, y)| {
                 EmptyElement::at((x, y))
                     + PathElement::new(vec![(0, 0), (LEGEND_SAMPLE_PX - 6, 0)], line)
@@ -164,52 +244,38 @@ pub(crate) fn draw_axes<DB: DrawingBackend>(
                     )
             });
         }
-        let markers: Vec<(f64, f64)> = points
-            .iter()
-            .flatten()
-            .copied()
-            .filter(|&p| bounds.contains(p))
-            .collect();
-        occupied.extend(&markers);
         chart.draw_series(
             markers
-                .into_iter()
-                .map(|p| Circle::new(p, MARKER_RADIUS, line.filled())),
+                .iter()
+                .map(|&p| Circle::new(p, MARKER_RADIUS, line.filled())),
         )?;
     }
 
-    if let Some((v, label)) = hline {
-        if v >= bounds.y0 && v <= bounds.y1 {
-            let style = ShapeStyle::from(&HLINE_COLOR).stroke_width(LINE_WIDTH);
-            let ends = [(bounds.x0, v), (bounds.x1, v)];
-            occupied.extend(densify(&ends, &bounds));
-            let anno = chart.draw_series(DashedLineSeries::new(ends, 10, 6, style))?;
-            if !label.is_empty() {
-                any_label = true;
-                let half = (LEGEND_SAMPLE_PX - 6) / 2;
-                anno.label(label).legend(move |(x, y)| {
-                    EmptyElement::at((x, y))
-                        + PathElement::new(vec![(0, 0), (half - 3, 0)], style)
-                        + PathElement::new(vec![(half + 3, 0), (2 * half, 0)], style)
-                });
-            }
+    if let Some((v, label)) = layout.hline {
+        let style = ShapeStyle::from(&HLINE_COLOR).stroke_width(LINE_WIDTH);
+        let range = layout.x.data_range();
+        let ends = [(range.start, v), (range.end, v)];
+        occupied.extend(densify(&ends.map(|p| chart.backend_coord(&p))));
+        let anno = chart.draw_series(DashedLineSeries::new(ends, 10, 6, style))?;
+        if !label.is_empty() {
+            labels.push(label);
+            let half = (LEGEND_SAMPLE_PX - 6) / 2;
+            anno.label(label).legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (half - 3, 0)], style)
+                    + PathElement::new(vec![(half + 3, 0), (2 * half, 0)], style)
+            });
         }
     }
 
-    if any_label {
-        let mut labels: Vec<&str> = spec
-            .curves
+    if !labels.is_empty() {
+        let (xr, yr) = chart.plotting_area().get_pixel_range();
+        let plot_px = ((xr.end - xr.start) as u32, (yr.end - yr.start) as u32);
+        let relative: Vec<(f64, f64)> = occupied
             .iter()
-            .map(|c| c.label)
-            .filter(|l| !l.is_empty())
+            .map(|&(px, py)| (f64::from(px - xr.start), f64::from(py - yr.start)))
             .collect();
-        if let Some((_, l)) = hline.filter(|(v, _)| *v >= bounds.y0 && *v <= bounds.y1) {
-            if !l.is_empty() {
-                labels.push(l);
-            }
-        }
-        let plot_px = chart.plotting_area().dim_in_pixel();
-        let position = best_legend_position(&labels, plot_px, &occupied, &bounds);
+        let position = best_legend_position(&labels, plot_px, &relative);
         chart
             .configure_series_labels()
             .position(position)
@@ -225,6 +291,12 @@ pub(crate) fn draw_axes<DB: DrawingBackend>(
 
 /// Splits a point list at gaps and clips every segment to `b`, returning
 /// the visible polylines.
+///
+/// Own clipping, in axis space (where a segment is straight on screen, log
+/// axes too), because plotters 0.3.7 does not clip: a point outside the
+/// axes is moved onto their edge (`Rect::truncate` in its `CoordMapper`), so
+/// a line leaving the plot is bent along the border instead of cut
+/// (plotters-rs/plotters#429, #622, #120).
 fn clipped_polylines(points: &[Option<(f64, f64)>], b: Bounds) -> Vec<Vec<(f64, f64)>> {
     let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut current: Vec<(f64, f64)> = Vec::new();
@@ -295,33 +367,29 @@ fn clip_segment(p: (f64, f64), q: (f64, f64), b: Bounds) -> Option<((f64, f64), 
     Some((at(t0), at(t1)))
 }
 
-/// Points along a polyline, about 1/40 of the axes apart, so that the legend
-/// placement sees lines and not only their vertices.
-fn densify(poly: &[(f64, f64)], b: &Bounds) -> Vec<(f64, f64)> {
-    let (w, h) = (
-        (b.x1 - b.x0).max(f64::MIN_POSITIVE),
-        (b.y1 - b.y0).max(f64::MIN_POSITIVE),
-    );
+/// Pixels along a polyline, about 8 px apart, so that the legend placement
+/// sees lines and not only their vertices.
+fn densify(poly: &[(i32, i32)]) -> Vec<(i32, i32)> {
     let mut out = Vec::new();
     for seg in poly.windows(2) {
         let (p, q) = (seg[0], seg[1]);
-        let len = (((q.0 - p.0) / w).powi(2) + ((q.1 - p.1) / h).powi(2)).sqrt();
-        let n = ((len * 40.0).ceil() as usize).clamp(1, 400);
+        let (dx, dy) = (f64::from(q.0 - p.0), f64::from(q.1 - p.1));
+        let n = ((dx.hypot(dy) / 8.0).ceil() as i32).clamp(1, 400);
         out.extend((0..=n).map(|k| {
-            let t = k as f64 / n as f64;
-            (p.0 + t * (q.0 - p.0), p.1 + t * (q.1 - p.1))
+            let t = f64::from(k) / f64::from(n);
+            (p.0 + (t * dx) as i32, p.1 + (t * dy) as i32)
         }));
     }
     out
 }
 
-/// Picks the legend corner (or edge middle) covering the fewest of
-/// `occupied`, trying matplotlib's order of preference.
+/// Picks the legend corner (or edge middle) covering the fewest of `pixels`
+/// (relative to the plotting area), trying matplotlib's order of preference.
+/// plotters puts a legend only where it is told.
 fn best_legend_position(
     labels: &[&str],
     (pw, ph): (u32, u32),
-    occupied: &[(f64, f64)],
-    b: &Bounds,
+    pixels: &[(f64, f64)],
 ) -> SeriesLabelPosition {
     use SeriesLabelPosition::*;
     let candidates = [
@@ -347,12 +415,7 @@ fn best_legend_position(
         tw + LEGEND_SAMPLE_PX + 2 * LEGEND_MARGIN_PX,
         th + 2 * LEGEND_MARGIN_PX,
     );
-    let (pw, ph) = (pw as f64, ph as f64);
-    let (sx, sy) = (pw / (b.x1 - b.x0), ph / (b.y1 - b.y0));
-    let pixels: Vec<(f64, f64)> = occupied
-        .iter()
-        .map(|&(x, y)| ((x - b.x0) * sx, (b.y1 - y) * sy))
-        .collect();
+    let (pw, ph) = (f64::from(pw), f64::from(ph));
     let pad = MARKER_RADIUS as f64 + 2.0;
     let mut best = (usize::MAX, UpperRight);
     for pos in candidates {

@@ -1,12 +1,16 @@
 //! Axis ranges, tick positions and tick labels.
 //!
-//! Every axis is drawn on a plain `f64` coordinate with explicit key points,
-//! so linear and log axes share one chart type: a log axis works in
-//! `log10(value)` space and formats its ticks back to data values.
+//! plotters maps values to pixels (`lo..hi` for a linear axis,
+//! `(lo..hi).log_scale()` for a log one) and places a linear axis's ticks
+//! itself. What stays here is what plotters leaves to the caller or gets
+//! wrong: the range that fits the data (plotters takes a range, it does not
+//! choose one), the ticks of a log axis, and labels with one number of
+//! decimals along an axis.
 
 use std::ops::Range;
 
-use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
+use plotters::coord::ranged1d::Ranged;
+use plotters::coord::types::RangedCoordf64;
 
 /// Whether an axis is linear or logarithmic (base 10).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,8 +20,9 @@ pub(crate) enum Scale {
 }
 
 impl Scale {
-    /// Maps a data value to axis space; `None` for values the axis cannot
-    /// show (non-finite, or non-positive on a log axis).
+    /// Maps a data value to axis space, where the axis is linear (`log10` of
+    /// the value on a log axis); `None` for values the axis cannot show
+    /// (non-finite, or non-positive on a log axis).
     pub(crate) fn to_axis(self, v: f64) -> Option<f64> {
         match self {
             _ if !v.is_finite() => None,
@@ -26,28 +31,41 @@ impl Scale {
             Scale::Log => None,
         }
     }
+
+    /// The data value at axis-space position `t`.
+    pub(crate) fn to_data(self, t: f64) -> f64 {
+        match self {
+            Scale::Linear => t,
+            Scale::Log => 10f64.powf(t),
+        }
+    }
 }
 
-/// A finished axis: its range and ticks in axis space, and how to label them.
+/// A finished axis: its range in axis space, and its ticks.
 #[derive(Clone, Debug)]
 pub(crate) struct Axis {
+    pub(crate) scale: Scale,
+    /// The range in axis space, where lines are clipped.
     pub(crate) lo: f64,
     pub(crate) hi: f64,
-    pub(crate) ticks: Vec<f64>,
-    scale: Scale,
-    decimals: usize,
+    /// Linear axis: how many labels to ask plotters for (0: none).
+    pub(crate) labels: usize,
+    /// Log axis: the tick values, in data space.
+    pub(crate) log_ticks: Vec<f64>,
+    /// Linear axis: the spacing of plotters' ticks, which sets the decimals.
+    step: f64,
 }
 
-/// At most this many ticks are ever produced (guards against pathological
-/// ranges turning into millions of key points).
-const MAX_TICKS: usize = 40;
+/// Most labels asked of plotters on a linear axis: its 1-2-5 steps then
+/// land on about 4-8 ticks, as matplotlib's do (0, 5, 10, 15 for 20 epochs).
+const LINEAR_LABELS: usize = 8;
 
 impl Axis {
     /// Builds an axis covering `data` (already in axis space, all finite).
     ///
     /// `fixed` pins the range exactly (in axis space); otherwise the data
     /// range gets a 5 % margin each side, like matplotlib. With no data the
-    /// range is `0..1`. `integer` keeps linear tick steps at whole numbers
+    /// range is `0..1`. `integer` keeps linear ticks on whole numbers
     /// (epochs). `log_values` are data values to prefer as log ticks (e.g. the
     /// batch sizes of a sweep) when there are few of them.
     pub(crate) fn new(
@@ -57,84 +75,81 @@ impl Axis {
         integer: bool,
         log_values: &[f64],
     ) -> Axis {
-        let (lo, hi) = match fixed {
-            Some(r) => r,
-            None => padded_range(data),
+        let (mut lo, mut hi) = fixed.unwrap_or_else(|| padded_range(data));
+        let mut axis = Axis {
+            scale,
+            lo,
+            hi,
+            labels: 0,
+            log_ticks: Vec::new(),
+            step: hi - lo,
         };
         match scale {
             Scale::Linear => {
-                let (ticks, decimals) = linear_ticks(lo, hi, integer);
-                Axis {
-                    lo,
-                    hi,
-                    ticks,
-                    scale,
-                    decimals,
+                if !(hi - lo).is_finite() {
+                    // plotters' key points would loop on an infinite span.
+                    return axis;
+                }
+                let coord = RangedCoordf64::from(lo..hi);
+                let whole = |n: &usize| {
+                    let t = coord.key_points(*n);
+                    !t.is_empty() && t.iter().all(|v| (v - v.round()).abs() < 1e-9)
+                };
+                axis.labels = if integer {
+                    (2..=LINEAR_LABELS).rev().find(whole).unwrap_or(2)
+                } else {
+                    LINEAR_LABELS
+                };
+                if let [a, b, ..] = coord.key_points(axis.labels)[..] {
+                    axis.step = b - a;
                 }
             }
-            Scale::Log => Axis {
-                lo,
-                hi,
-                ticks: log_ticks(lo, hi, log_values),
-                scale,
-                decimals: 0,
-            },
+            Scale::Log => {
+                // Keep 10^lo and 10^hi finite and normal for plotters.
+                lo = lo.clamp(-307.0, 307.0);
+                hi = hi.clamp(lo + 1e-9, 308.0);
+                (axis.lo, axis.hi) = (lo, hi);
+                axis.log_ticks = log_ticks(lo, hi, log_values)
+                    .into_iter()
+                    .map(|t| scale.to_data(t))
+                    .collect();
+            }
         }
+        axis
     }
 
-    /// The tick label for `v` (in axis space).
+    /// The range in data space, as plotters takes it.
+    pub(crate) fn data_range(&self) -> Range<f64> {
+        self.scale.to_data(self.lo)..self.scale.to_data(self.hi)
+    }
+
+    /// The tick label for data value `v`.
     pub(crate) fn label(&self, v: f64) -> String {
         match self.scale {
             Scale::Linear => {
-                // Avoid "-0.0".
-                let v = if v.abs() < 1e-12 * (self.hi - self.lo).abs() {
+                let decimals = (-(self.step.log10() + 1e-6).floor()).clamp(0.0, 12.0) as usize;
+                // plotters' ticks carry rounding error: "-0.0" is 0.
+                let v = if v.abs() < 1e-6 * self.step.abs() {
                     0.0
                 } else {
                     v
                 };
-                format_fixed(v, self.decimals)
+                format!("{v:.decimals$}")
             }
-            Scale::Log => format_sig(10f64.powf(v)),
+            Scale::Log => format_sig(v),
         }
-    }
-}
-
-/// plotters coordinate for an [`Axis`]: linear in axis space, with our own
-/// ticks (bold grid lines only) and tick labels.
-impl Ranged for Axis {
-    type FormatOption = NoDefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
-        let span = self.hi - self.lo;
-        let t = (*v - self.lo) / span;
-        if !(span > 0.0 && t.is_finite()) {
-            return (limit.0 + limit.1) / 2;
-        }
-        // `as` saturates, so far-away points cannot overflow.
-        limit.0 + (f64::from(limit.1 - limit.0) * t).round() as i32
-    }
-
-    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
-        if hint.weight().allow_light_points() {
-            Vec::new()
-        } else {
-            self.ticks.clone()
-        }
-    }
-
-    fn range(&self) -> Range<f64> {
-        self.lo..self.hi
-    }
-}
-
-impl ValueFormatter<f64> for Axis {
-    fn format_ext(&self, value: &f64) -> String {
-        self.label(*value)
     }
 }
 
 /// Min and max of `data` with a 5 % margin; degenerate ranges widened.
+///
+/// Own code because plotters takes a range and never picks one from data,
+/// and because it must never see a NaN or one-value range: 0.3.7's
+/// `compute_f64_key_points` asserts on a NaN end (the panic in
+/// bheisler/criterion.rs#873, whose range came from identical samples), an
+/// inverted or empty range used to hang it (plotters-rs/plotters#358,
+/// #255), and its `RangedCoordf64::map` puts every value of a one-value range
+/// at pixel `(end - start) / 2` of the whole image rather than mid-axis.
 fn padded_range(data: &[f64]) -> (f64, f64) {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
@@ -158,51 +173,17 @@ fn padded_range(data: &[f64]) -> (f64, f64) {
     (finite(lo - 0.05 * span), finite(hi + 0.05 * span))
 }
 
-/// "Nice" linear ticks (steps of 1, 2, 2.5 or 5 × 10^k, about 5–10 of them)
-/// inside `lo..=hi`, and the number of decimals that labels them exactly.
-fn linear_ticks(lo: f64, hi: f64, integer: bool) -> (Vec<f64>, usize) {
-    let span = hi - lo;
-    if !(span.is_finite() && span > 0.0) {
-        return (Vec::new(), 0);
-    }
-    let raw = span / 8.0;
-    let mag = 10f64.powf(raw.log10().floor());
-    let mut step = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * mag)
-        .find(|&s| s >= raw)
-        .unwrap_or(10.0 * mag);
-    if integer && step < 1.0 {
-        step = 1.0;
-    }
-    if integer && step.fract() != 0.0 {
-        step = step.ceil();
-    }
-    if !(step.is_finite() && step > 0.0) {
-        return (Vec::new(), 0);
-    }
-    let first = (lo / step).ceil();
-    let mut ticks = Vec::new();
-    let eps = step * 1e-9;
-    for i in 0..MAX_TICKS {
-        let t = (first + i as f64) * step;
-        if t > hi + eps {
-            break;
-        }
-        ticks.push(t);
-    }
-    let exp = step.log10().floor();
-    let mut decimals = (-exp).max(0.0) as usize;
-    // A step of 2.5 × 10^k needs one more decimal than 10^k when k <= 0.
-    if exp <= 0.0 && (step / 10f64.powf(exp) - 2.5).abs() < 1e-9 {
-        decimals += 1;
-    }
-    (ticks, decimals.min(12))
-}
-
 /// Log ticks in `lo..=hi` (axis space = log10). Prefers the given data
 /// values when there are 2..=12 of them in range, then powers of ten, then
-/// 1-2-5 steps; falls back to linear ticks in log space for tiny ranges.
+/// 1-2-5 steps, then 1-9 steps; falls back to linear ticks in log space for
+/// tiny ranges.
+///
+/// Own code, handed to plotters with `with_key_points`, because the key
+/// points of plotters 0.3.7's `LogCoord` are wrong for these figures: on
+/// 0.9..35 it labels 1, 2, ..., 9, 10, 10, 20, 30 (every unit of the first
+/// decade, and 10 twice), on 1.1..2.9 nothing at all, and on 8..1200 either
+/// 10, 100, 1000 or 21 labels depending on whether 19 or 20 are asked for
+/// (plotters-rs/plotters#126).
 fn log_ticks(lo: f64, hi: f64, values: &[f64]) -> Vec<f64> {
     if !(hi - lo).is_finite() || hi <= lo {
         return Vec::new();
@@ -220,7 +201,7 @@ fn log_ticks(lo: f64, hi: f64, values: &[f64]) -> Vec<f64> {
     }
     let (k0, k1) = (lo.floor(), hi.ceil());
     if k1 - k0 > 200.0 {
-        return linear_ticks(lo, hi, true).0;
+        return plotters_ticks(lo, hi);
     }
     let decades = || (k0 as i64..=k1 as i64).map(|k| k as f64);
     let powers: Vec<f64> = decades().filter(inside).collect();
@@ -228,19 +209,25 @@ fn log_ticks(lo: f64, hi: f64, values: &[f64]) -> Vec<f64> {
         let every = powers.len().div_ceil(10);
         return powers.into_iter().step_by(every).collect();
     }
-    let one_two_five: Vec<f64> = decades()
-        .flat_map(|k| [1.0f64, 2.0, 5.0].map(|m| k + m.log10()))
-        .filter(inside)
-        .collect();
-    if one_two_five.len() >= 2 {
-        return one_two_five;
+    for mantissas in [
+        &[1.0, 2.0, 5.0][..],
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+    ] {
+        let ticks: Vec<f64> = decades()
+            .flat_map(|k| mantissas.iter().map(move |m: &f64| k + m.log10()))
+            .filter(inside)
+            .collect();
+        if ticks.len() >= 2 {
+            return ticks;
+        }
     }
-    linear_ticks(lo, hi, false).0
+    plotters_ticks(lo, hi)
 }
 
-/// `v` with exactly `decimals` decimals.
-fn format_fixed(v: f64, decimals: usize) -> String {
-    format!("{v:.decimals$}")
+/// plotters' own 1-2-5 ticks for a linear `lo..hi` (here: log10 space, whose
+/// steps are then whole decades or fractions of one).
+fn plotters_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    RangedCoordf64::from(lo..hi).key_points(LINEAR_LABELS)
 }
 
 /// `v` with up to 3 significant digits, no trailing zeros; scientific
@@ -274,19 +261,34 @@ fn trim_zeros(s: &str) -> &str {
 mod tests {
     use super::*;
 
+    /// The labels a linear axis shows: plotters' ticks, one number of
+    /// decimals along the axis.
+    fn labels(data: &[f64], integer: bool) -> Vec<String> {
+        let axis = Axis::new(Scale::Linear, data, None, integer, &[]);
+        let coord = RangedCoordf64::from(axis.data_range());
+        coord
+            .key_points(axis.labels)
+            .iter()
+            .map(|&v| axis.label(v))
+            .collect()
+    }
+
     #[test]
-    fn linear_ticks_are_nice() {
-        let (t, d) = linear_ticks(0.0, 1.0, false);
-        assert_eq!(d, 1);
-        assert_eq!(t.len(), 6); // 0, 0.2, ..., 1.0
-        let (t, d) = linear_ticks(-0.95, 19.95, true);
-        assert_eq!(d, 0);
-        assert_eq!(t, vec![0.0, 5.0, 10.0, 15.0]);
-        let (t, d) = linear_ticks(0.0, 2.0, false);
-        assert_eq!(d, 2);
-        assert_eq!(t[1], 0.25);
-        let (t, _) = linear_ticks(-0.2, 4.2, true);
-        assert_eq!(t, vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+    fn linear_labels_share_their_decimals() {
+        assert_eq!(
+            labels(&[0.0, 1.0], false),
+            ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+        );
+        assert_eq!(labels(&[0.0, 19.0], true), ["0", "5", "10", "15"]);
+        assert_eq!(labels(&[0.0, 4.0], true), ["0", "1", "2", "3", "4"]);
+        assert_eq!(labels(&[0.0, 1.0], true), ["0", "1"]);
+        assert_eq!(labels(&[0.0], true), ["0"]);
+        let val = labels(&[0.176, 0.314], false);
+        assert_eq!(val.first().map(String::as_str), Some("0.18"));
+        assert!(val.contains(&"0.20".to_string()), "{val:?}");
+        // A one-value axis: widened, and its middle tick is "0.0", not "-0.0".
+        assert!(labels(&[0.0, 0.0], false).contains(&"0.0".to_string()));
+        assert!(labels(&[-f64::MAX, f64::MAX], false).is_empty());
     }
 
     #[test]
@@ -300,8 +302,9 @@ mod tests {
         assert!(lo.is_finite() && hi.is_finite());
         let (lo, hi) = padded_range(&[f64::MAX]);
         assert!(lo.is_finite() && hi.is_finite() && lo < hi);
-        assert!(linear_ticks(-f64::MAX, f64::MAX, false).0.len() <= MAX_TICKS);
-        assert!(linear_ticks(1.0, 1.0, false).0.is_empty());
+        let log = Axis::new(Scale::Log, &[-400.0, 400.0], None, false, &[]);
+        let range = log.data_range();
+        assert!(range.start > 0.0 && range.end.is_finite() && range.start < range.end);
     }
 
     #[test]
@@ -315,6 +318,16 @@ mod tests {
         assert_eq!(t, vec![-4.0, -3.0, -2.0, -1.0, 0.0, 1.0]);
         let t = log_ticks(1.1, 2.9, &[]);
         assert!(t.len() >= 2);
+        // Narrower than a decade (plotters' own log ticks: none): 1-2-5 steps.
+        let narrow = Axis::new(
+            Scale::Log,
+            &[1.1f64.log10(), 2.9f64.log10()],
+            None,
+            false,
+            &[],
+        );
+        let labels: Vec<String> = narrow.log_ticks.iter().map(|&v| narrow.label(v)).collect();
+        assert_eq!(labels, ["2", "3"]);
     }
 
     #[test]

@@ -118,30 +118,45 @@ fn polylines(svg: &str) -> Vec<Vec<(f64, f64)>> {
         .collect()
 }
 
-/// The `attr` coordinate of the first `<text>` whose content is `label`.
-fn text_coordinate(svg: &str, label: &str, attr: &str) -> f64 {
+/// The `attr` coordinate of the first `<text>` anchored at `anchor` whose
+/// content is the number `value` (a tick label, however many decimals it is
+/// written with). x tick labels are centred on their tick, y ones end at it.
+fn tick_coordinate(svg: &str, value: f64, attr: &str, anchor: &str) -> f64 {
     svg.split("<text")
         .skip(1)
         .find_map(|t| {
             let (head, body) = t.split_once('>')?;
-            if body[..body.find("</text>")?].trim() != label {
+            let label: f64 = body[..body.find("</text>")?].trim().parse().ok()?;
+            let anchored = head.contains(&format!("text-anchor=\"{anchor}\""));
+            if !anchored || (label - value).abs() > 1e-9 * value.abs().max(1.0) {
                 return None;
             }
             let key = format!(" {attr}=\"");
             let start = head.find(&key)? + key.len();
             head[start..start + head[start..].find('"')?].parse().ok()
         })
-        .unwrap_or_else(|| panic!("no <text> {label:?} with {attr}"))
+        .unwrap_or_else(|| panic!("no tick label {value} with {attr}"))
 }
 
-/// The pixel height of a y-axis tick label.
-fn tick_y(svg: &str, label: &str) -> f64 {
-    text_coordinate(svg, label, "y")
+/// The pixel height of the y-axis tick labelled `value`.
+fn tick_y(svg: &str, value: f64) -> f64 {
+    tick_coordinate(svg, value, "y", "end")
 }
 
-/// The pixel position of an x-axis tick label.
-fn tick_x(svg: &str, label: &str) -> f64 {
-    text_coordinate(svg, label, "x")
+/// The pixel position of the x-axis tick labelled `value`.
+fn tick_x(svg: &str, value: f64) -> f64 {
+    tick_coordinate(svg, value, "x", "middle")
+}
+
+/// Whether some polyline of `lines` runs through exactly `expected`, each
+/// point within 1.5 px (pixel rounding).
+fn drawn(lines: &[Vec<(f64, f64)>], expected: &[(f64, f64)]) -> bool {
+    lines.iter().any(|l| {
+        l.len() == expected.len()
+            && l.iter()
+                .zip(expected)
+                .all(|(a, b)| (a.0 - b.0).abs() <= 1.5 && (a.1 - b.1).abs() <= 1.5)
+    })
 }
 
 /// Figure 1: dropout as a regularizer — train and val accuracy per dropout.
@@ -233,8 +248,8 @@ fn figure_2_final_model_with_target_line() {
     // The data: each curve is one polyline through every epoch's value, where
     // the outermost tick labels put it (to within pixel rounding).
     let panels = figure_2();
-    let (y_04, y_07) = (tick_y(&text, "0.4"), tick_y(&text, "0.7"));
-    let (x_0, x_15) = (tick_x(&text, "0"), tick_x(&text, "15"));
+    let (y_04, y_07) = (tick_y(&text, 0.4), tick_y(&text, 0.7));
+    let (x_0, x_15) = (tick_x(&text, 0.0), tick_x(&text, 15.0));
     let to_px = |epoch: usize, v: f64| {
         (
             x_0 + epoch as f64 * (x_15 - x_0) / 15.0,
@@ -249,14 +264,8 @@ fn figure_2_final_model_with_target_line() {
             .enumerate()
             .map(|(e, &v)| to_px(e, v))
             .collect();
-        let drawn = lines.iter().any(|l| {
-            l.len() == expected.len()
-                && l.iter()
-                    .zip(&expected)
-                    .all(|(a, b)| (a.0 - b.0).abs() <= 1.5 && (a.1 - b.1).abs() <= 1.5)
-        });
         assert!(
-            drawn,
+            drawn(&lines, &expected),
             "no polyline draws the {:?} curve at {expected:?}",
             s.label
         );
@@ -294,6 +303,19 @@ fn fixed_y_range_and_out_of_range_values_are_clipped() {
     let text = check_outputs(&png, &svg);
     assert!(text.contains("wild"));
     assert!(!svg_texts(&text).iter().any(|t| t == "off-range target"));
+    // The line is cut where it leaves the axes, not bent along their edge:
+    // three pieces, ending on the top and bottom edges at the crossings.
+    let (x_0, x_4) = (tick_x(&text, 0.0), tick_x(&text, 4.0));
+    let (y_0, y_1) = (tick_y(&text, 0.0), tick_y(&text, 1.0));
+    let px = |x: f64, y: f64| (x_0 + x * (x_4 - x_0) / 4.0, y_0 + y * (y_1 - y_0));
+    let lines = polylines(&text);
+    for piece in [
+        vec![px(0.0, 0.1), px(0.9 / 1.9, 1.0)],
+        vec![px(4.0 / 3.0, 1.0), px(5.0 / 3.0, 0.0)],
+        vec![px(8.0 / 3.0, 0.0), px(3.0, 0.5), px(4.0, 0.6)],
+    ] {
+        assert!(drawn(&lines, &piece), "no polyline {piece:?} in {lines:?}");
+    }
     cleanup(&dir);
 }
 
@@ -385,6 +407,25 @@ fn xy_log_plot_of_step_time_vs_batch_size() {
     );
     // Ticks sit on the batch sizes themselves.
     assert_has_text(&text, &["16", "32", "64", "128", "256", "512"]);
+    // Both curves, log-spaced between their ticks; the point at x = 0 and the
+    // NaN one are left out of "with dropout".
+    let (x_16, x_512) = (tick_x(&text, 16.0), tick_x(&text, 512.0));
+    let (y_2, y_20) = (tick_y(&text, 2.0), tick_y(&text, 20.0));
+    let px = |(x, y): (f64, f64)| {
+        (
+            x_16 + (x / 16.0).log2() / 5.0 * (x_512 - x_16),
+            y_2 + (y / 2.0).log10() * (y_20 - y_2),
+        )
+    };
+    let lines = polylines(&text);
+    for s in &plot.series {
+        let expected: Vec<(f64, f64)> = s.points[..sizes.len()].iter().map(|&p| px(p)).collect();
+        assert!(
+            drawn(&lines, &expected),
+            "{:?} not at {expected:?}",
+            s.label
+        );
+    }
 
     // Linear axes and an entirely empty plot work too.
     let linear = XyPlot {
