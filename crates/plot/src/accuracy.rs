@@ -73,7 +73,7 @@ pub fn plot_panels(
     }
     if panels.len() > MAX_PANELS {
         return Err(PlotError::InvalidInput(format!(
-            "{} panels is too many to stack (max 64)",
+            "{} panels is too many to stack (max {MAX_PANELS})",
             panels.len()
         )));
     }

@@ -358,6 +358,23 @@ fn empty_series_nans_and_empty_panels_do_not_panic() {
             "one",
         ],
     );
+    // Series of different lengths each run over their own epochs: "with
+    // NaNs" is one line over epochs 3-4 (its other values are lone markers
+    // between gaps), the unlabelled two-value series one over epochs 0-1.
+    let lines = polylines(&text);
+    let (x_0, x_2) = (tick_x(&text, 0.0), tick_x(&text, 2.0));
+    let at = |epoch: f64| x_0 + epoch * (x_2 - x_0) / 2.0;
+    let xs = |l: &Vec<(f64, f64)>| l.iter().map(|p| p.0).collect::<Vec<f64>>();
+    for epochs in [[3.0, 4.0], [0.0, 1.0]] {
+        assert!(
+            lines.iter().any(|l| xs(l).len() == 2
+                && xs(l)
+                    .iter()
+                    .zip(epochs)
+                    .all(|(x, e)| (x - at(e)).abs() <= 1.5)),
+            "no line over epochs {epochs:?}"
+        );
+    }
     let texts = svg_texts(&text);
     assert!(
         !texts
@@ -479,6 +496,9 @@ fn bad_configuration_is_an_error() {
     let dir = temp_dir("bad");
     let err = plot_panels(&dir, "x", &[]).unwrap_err();
     assert!(matches!(err, PlotError::InvalidInput(_)), "{err:?}");
+    let many = vec![figure_2().remove(0); gradtape_plot::MAX_PANELS + 1];
+    let err = plot_panels(&dir, "x", &many).unwrap_err();
+    assert!(err.to_string().contains("max 16"), "{err}");
     for range in [
         (1.0, 0.0),
         (0.5, 0.5),
