@@ -22,7 +22,9 @@ pub(crate) enum Scale {
 impl Scale {
     /// Maps a data value to axis space, where the axis is linear (`log10` of
     /// the value on a log axis); `None` for values the axis cannot show
-    /// (non-finite, or non-positive on a log axis).
+    /// (non-finite, or non-positive on a log axis). Own check, as plotters
+    /// 0.3.7 draws such a point rather than skipping it: `RangedCoordf64::map`
+    /// turns NaN into the axis start (`NaN as i32` is 0) and ±inf into an end.
     pub(crate) fn to_axis(self, v: f64) -> Option<f64> {
         match self {
             _ if !v.is_finite() => None,
