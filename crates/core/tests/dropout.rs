@@ -123,7 +123,7 @@ fn the_statistical_checks_reject_broken_generators() {
 fn the_kept_fraction_is_p_within_five_sigma_for_every_size() {
     let mut rng = rng_from_seed(4);
     let mut tape = Tape::new();
-    for n in [1000usize, 16_384, 50_000, 1 << 20] {
+    for n in [1000usize, 50_000, 65_537, 1 << 20] {
         let x = tape.input(Tensor::ones(&[n]));
         for p in [0.05, 0.25, 0.4, 0.5, 0.7, 0.9, 0.999] {
             let y = tape.dropout(x, p, Mode::Train, &mut rng).unwrap();
@@ -181,7 +181,7 @@ fn forward_and_gradient(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
 fn masks_follow_the_element_formula_at_any_size_and_thread_count() {
     // Sizes below, at and past the size at which the work is split over
     // threads (not multiples of it).
-    for n in [1usize, 7, 16_384, 16_385, 3 * 16_384 + 17, 200_003] {
+    for n in [1usize, 7, 65_536, 65_537, 3 * 65_536 + 17, 300_007] {
         let mut rng = rng_from_seed(10 + 1);
         let (ka, kb) = (CounterRng::from_rng(&mut rng), CounterRng::from_rng(&mut rng));
         let (ta, tb) = (CounterRng::threshold(0.6), CounterRng::threshold(0.3));
