@@ -13,7 +13,9 @@ use gradtape_core::{rng_from_seed, CounterRng, Mode, Rng, RngExt, Tape, Tensor};
 /// Keys as dropout takes them: successive 64-bit draws from one `Rng`.
 fn keys(seed: u64, n: usize) -> Vec<u64> {
     let mut rng = rng_from_seed(seed);
-    (0..n).map(|_| CounterRng::from_rng(&mut rng).key()).collect()
+    (0..n)
+        .map(|_| CounterRng::from_rng(&mut rng).key())
+        .collect()
 }
 
 /// `(statistic - dof) / sqrt(2 dof)`: how many standard deviations a
@@ -103,7 +105,9 @@ fn the_statistical_checks_reject_broken_generators() {
     let broken: [(&str, fn(u64, u64) -> u64); 4] = [
         // The Weyl sequence without the mixer: too even, and neighbours
         // are correlated.
-        ("no mixer", |k, i| k.wrapping_add((i + 1).wrapping_mul(GAMMA))),
+        ("no mixer", |k, i| {
+            k.wrapping_add((i + 1).wrapping_mul(GAMMA))
+        }),
         // The key ignored: every call would draw the same mask.
         ("key ignored", |_, i| CounterRng::new(0).word(i)),
         // The counter in the low bits, fed to half of the mixer.
@@ -127,7 +131,13 @@ fn the_kept_fraction_is_p_within_five_sigma_for_every_size() {
         let x = tape.input(Tensor::ones(&[n]));
         for p in [0.05, 0.25, 0.4, 0.5, 0.7, 0.9, 0.999] {
             let y = tape.dropout(x, p, Mode::Train, &mut rng).unwrap();
-            let kept = tape.value(y).unwrap().data().iter().filter(|&&v| v != 0.0).count();
+            let kept = tape
+                .value(y)
+                .unwrap()
+                .data()
+                .iter()
+                .filter(|&&v| v != 0.0)
+                .count();
             let sd = (n as f64 * p * (1.0 - p)).sqrt();
             let z = (kept as f64 - n as f64 * p) / sd;
             assert!(z.abs() < 5.0, "n = {n}, p = {p}: kept {kept}, {z:.2} sigma");
@@ -140,7 +150,15 @@ fn keep_is_exactly_the_draw_below_p() {
     // `below` on the integer bits is `uniform < p` for every p, including
     // ones that do not lie on the 2^-53 grid and the extremes.
     let s = CounterRng::new(77);
-    let ps = [1e-300, 2f64.powi(-53), 0.1, 0.3, 0.5, 1.0 - f64::EPSILON / 2.0, 1.0];
+    let ps = [
+        1e-300,
+        2f64.powi(-53),
+        0.1,
+        0.3,
+        0.5,
+        1.0 - f64::EPSILON / 2.0,
+        1.0,
+    ];
     for p in ps {
         let t = CounterRng::threshold(p);
         for i in 0..20_000 {
@@ -163,7 +181,11 @@ fn keep_is_exactly_the_draw_below_p() {
 fn forward_and_gradient(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
     let mut tape = Tape::new();
     let mut data_rng = rng_from_seed(seed);
-    let x = Tensor::from_vec((0..n).map(|_| data_rng.random::<f64>() - 0.5).collect(), &[n]).unwrap();
+    let x = Tensor::from_vec(
+        (0..n).map(|_| data_rng.random::<f64>() - 0.5).collect(),
+        &[n],
+    )
+    .unwrap();
     let x = tape.param(x).unwrap();
     let mut rng = rng_from_seed(seed + 1);
     let a = tape.dropout(x, 0.6, Mode::Train, &mut rng).unwrap();
@@ -183,11 +205,17 @@ fn masks_follow_the_element_formula_at_any_size_and_thread_count() {
     // threads (not multiples of it).
     for n in [1usize, 7, 65_536, 65_537, 3 * 65_536 + 17, 300_007] {
         let mut rng = rng_from_seed(10 + 1);
-        let (ka, kb) = (CounterRng::from_rng(&mut rng), CounterRng::from_rng(&mut rng));
+        let (ka, kb) = (
+            CounterRng::from_rng(&mut rng),
+            CounterRng::from_rng(&mut rng),
+        );
         let (ta, tb) = (CounterRng::threshold(0.6), CounterRng::threshold(0.3));
         let mut results = Vec::new();
         for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             results.push(pool.install(|| forward_and_gradient(n, 10)));
         }
         let (value, grad) = &results[0];
@@ -206,7 +234,10 @@ fn masks_follow_the_element_formula_at_any_size_and_thread_count() {
             assert_eq!(grad[i].to_bits(), (gb + ga).to_bits(), "n = {n}, i = {i}");
         }
         for r in &results[1..] {
-            assert_eq!(r, &results[0], "n = {n}: bits changed with the thread count");
+            assert_eq!(
+                r, &results[0],
+                "n = {n}: bits changed with the thread count"
+            );
         }
     }
 }
@@ -215,11 +246,20 @@ fn masks_follow_the_element_formula_at_any_size_and_thread_count() {
 fn dropped_units_are_zero_whatever_the_input() {
     let mut tape = Tape::new();
     let n = 40_000;
-    let specials = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, -3.0, f64::MAX];
+    let specials = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -0.0,
+        -3.0,
+        f64::MAX,
+    ];
     let x: Vec<f64> = (0..n).map(|i| specials[i % specials.len()]).collect();
     let xv = tape.input(Tensor::from_vec(x.clone(), &[n]).unwrap());
     let key = CounterRng::from_rng(&mut rng_from_seed(6));
-    let y = tape.dropout(xv, 0.5, Mode::Train, &mut rng_from_seed(6)).unwrap();
+    let y = tape
+        .dropout(xv, 0.5, Mode::Train, &mut rng_from_seed(6))
+        .unwrap();
     let t = CounterRng::threshold(0.5);
     for (i, (&y, &x)) in tape.value(y).unwrap().data().iter().zip(&x).enumerate() {
         let want = if key.below(i as u64, t) { x * 2.0 } else { 0.0 };
