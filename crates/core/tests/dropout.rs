@@ -99,10 +99,13 @@ fn the_generator_passes_uniformity_and_independence_checks() {
     check_generator(|k, i| CounterRng::new(k).word(i)).unwrap();
 }
 
+/// A generator as `check_generator` takes it: `word(key, i)`.
+type Word = fn(u64, u64) -> u64;
+
 #[test]
 fn the_statistical_checks_reject_broken_generators() {
     const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-    let broken: [(&str, fn(u64, u64) -> u64); 4] = [
+    let broken: [(&str, Word); 4] = [
         // The Weyl sequence without the mixer: too even, and neighbours
         // are correlated.
         ("no mixer", |k, i| {
