@@ -36,7 +36,7 @@ pub use grads::{BackwardCtx, GradSlot, Grads};
 pub use matmul::{gemm, try_gemm, try_gemm_with, GemmError, GemmPath};
 pub use ops::{softmax_rows, BatchNormStats};
 pub use rand::RngExt;
-pub use random::{fill_normal, rng_from_seed, uniform, Rng};
+pub use random::{fill_normal, rng_from_seed, uniform, CounterRng, Rng};
 pub use shape::Shape;
 pub use tape::{Mode, OpTiming, Profile, Tape, Var};
 pub use tensor::Tensor;
