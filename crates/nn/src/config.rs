@@ -12,6 +12,7 @@ use gradtape_core::{Error, Result};
 /// assert_eq!(Normalization::default(), Normalization::None);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Normalization {
     /// None: `affine - relu`.
     #[default]
@@ -34,6 +35,12 @@ pub enum Normalization {
 /// assert!(c.validate().is_ok());
 /// assert!(FcConfig { dropout: 0.0, ..c }.validate().is_err());
 /// ```
+///
+/// With the `serde` feature it is `Serialize` and `Deserialize` as the JSON
+/// object checkpoints store: the fields by name, except `normalization`,
+/// which is the two flags `use_batchnorm` and `use_layernorm` (the latter
+/// only when true, as files from before layernorm have it); unknown fields
+/// are refused.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FcConfig {
     /// Width of each hidden layer, input side first.
@@ -107,5 +114,92 @@ impl FcConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// [`FcConfig`]'s serde form (see its docs). The conversions destructure
+/// and build both structs whole, so a field added to one and not the other
+/// does not compile.
+#[cfg(feature = "serde")]
+mod serde_form {
+    use super::{FcConfig, Normalization};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Form {
+        hidden_dims: Vec<usize>,
+        input_dim: usize,
+        num_classes: usize,
+        dropout: f64,
+        use_batchnorm: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        use_layernorm: bool,
+        reg: f64,
+        weight_scale: f64,
+        seed: u64,
+    }
+
+    impl Serialize for FcConfig {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let FcConfig {
+                hidden_dims,
+                input_dim,
+                num_classes,
+                dropout,
+                normalization,
+                reg,
+                weight_scale,
+                seed,
+            } = self.clone();
+            Form {
+                hidden_dims,
+                input_dim,
+                num_classes,
+                dropout,
+                use_batchnorm: normalization == Normalization::BatchNorm,
+                use_layernorm: normalization == Normalization::LayerNorm,
+                reg,
+                weight_scale,
+                seed,
+            }
+            .serialize(s)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for FcConfig {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let Form {
+                hidden_dims,
+                input_dim,
+                num_classes,
+                dropout,
+                use_batchnorm,
+                use_layernorm,
+                reg,
+                weight_scale,
+                seed,
+            } = Form::deserialize(d)?;
+            let normalization = match (use_batchnorm, use_layernorm) {
+                (false, false) => Normalization::None,
+                (true, false) => Normalization::BatchNorm,
+                (false, true) => Normalization::LayerNorm,
+                (true, true) => {
+                    return Err(serde::de::Error::custom(
+                        "use_batchnorm and use_layernorm are both true",
+                    ))
+                }
+            };
+            Ok(FcConfig {
+                hidden_dims,
+                input_dim,
+                num_classes,
+                dropout,
+                normalization,
+                reg,
+                weight_scale,
+                seed,
+            })
+        }
     }
 }
