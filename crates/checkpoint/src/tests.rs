@@ -1,9 +1,17 @@
 //! Unit tests of what integration tests cannot reach: saves cut short by an
 //! injected write error, and exact float round trips through the header.
 
-use super::*;
-use gradtape_core::{rng_from_seed, RngExt};
-use gradtape_optim::build;
+use crate::format;
+use crate::training::{save_training_impl, training_file};
+use crate::{
+    load_best_net, load_net, load_training, lock_for_saving, save_net, CheckpointError, Result,
+    RunSettings, TrainingState,
+};
+use gradtape_core::{rng_from_seed, Rng, RngExt, Tensor};
+use gradtape_nn::{FcConfig, FullyConnectedNet, Model, NetState, Normalization};
+use gradtape_optim::{build, OptimState, ParamState, UpdateRule};
+use gradtape_train::{History, SolverProgress};
+use std::path::Path;
 
 fn config() -> FcConfig {
     FcConfig {
@@ -162,11 +170,8 @@ fn floats_and_generators_survive_the_json_header_bit_for_bit() {
         if !v.is_finite() {
             continue;
         }
-        let c = ConfigJson {
-            reg: v,
-            ..ConfigJson::from(&config())
-        };
-        let back: ConfigJson = serde_json::from_str(&format::to_json(&c)).unwrap();
+        let c = FcConfig { reg: v, ..config() };
+        let back: FcConfig = serde_json::from_str(&format::to_json(&c)).unwrap();
         assert_eq!(back.reg.to_bits(), bits);
     }
     let mut a = rng_from_seed(11);
@@ -236,15 +241,22 @@ mod pinned_format {
         }
         for bn in &mut s.batchnorm {
             let n = bn.running_mean.data().len();
-            bn.running_mean.data_mut().copy_from_slice(&exact(n, -at, 0.25));
-            bn.running_var.data_mut().copy_from_slice(&exact(n, at.abs(), 0.5));
+            bn.running_mean
+                .data_mut()
+                .copy_from_slice(&exact(n, -at, 0.25));
+            bn.running_var
+                .data_mut()
+                .copy_from_slice(&exact(n, at.abs(), 0.5));
             at += 1.0;
         }
         s
     }
 
     fn optim(rule: UpdateRule, config: &FcConfig, learning_rate: f64, step: u64) -> OptimState {
-        let hyperparameters = build(rule, learning_rate).unwrap().export_state().hyperparameters;
+        let hyperparameters = build(rule, learning_rate)
+            .unwrap()
+            .export_state()
+            .hyperparameters;
         let buffers: &[&str] = match rule {
             UpdateRule::Adam => &["m", "v"],
             UpdateRule::SgdMomentum => &["velocity"],
@@ -388,10 +400,16 @@ mod pinned_format {
         for name in names.chain(runs().into_iter().map(|(n, _)| n)) {
             let written = std::fs::read(dir.path().join(name)).unwrap();
             let pinned = std::fs::read(fixture(name)).unwrap();
-            assert!(written == pinned, "{name}: the bytes written differ from the pinned file");
+            assert!(
+                written == pinned,
+                "{name}: the bytes written differ from the pinned file"
+            );
         }
         for (name, config, state) in nets() {
-            assert_eq!(load_net(fixture(name)).unwrap(), (config.clone(), state.clone()));
+            assert_eq!(
+                load_net(fixture(name)).unwrap(),
+                (config.clone(), state.clone())
+            );
             assert_eq!(load_best_net(fixture(name)).unwrap(), (config, state));
         }
         for (name, t) in runs() {

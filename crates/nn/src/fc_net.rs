@@ -101,7 +101,13 @@ impl FullyConnectedNet {
                 Normalization::LayerNorm => Some(Norm::Layer(LayerNorm::new(&mut tape, d_out)?)),
             };
             let norm_params = norm.iter().flat_map(|n| n.layer().params());
-            vars.extend(linear.params().into_iter().chain(norm_params).map(|(_, v)| v));
+            vars.extend(
+                linear
+                    .params()
+                    .into_iter()
+                    .chain(norm_params)
+                    .map(|(_, v)| v),
+            );
             hidden.push(Hidden { linear, norm });
             d_in = d_out;
         }

@@ -4,6 +4,7 @@
 //! states against it, and checkpoints name their tensors after it.
 
 use crate::{FcConfig, NetState, Normalization};
+use gradtape_core::Shape;
 use std::fmt;
 
 /// What a net's [`NetState`] holds: `(name, shape)` of every parameter in
@@ -121,17 +122,17 @@ impl NetLayout {
         for ((name, t), (own, dims)) in state.params.iter().zip(&self.params) {
             if name != own || t.dims() != dims.as_slice() {
                 return Err(Misfit::Param {
-                    found: (name.clone(), t.dims().to_vec()),
+                    found: (name.clone(), t.shape().clone()),
                     expected: (own.clone(), dims.clone()),
                 });
             }
         }
         for (s, (layer, dims)) in state.batchnorm.iter().zip(&self.batchnorm) {
-            for found in [s.running_mean.dims(), s.running_var.dims()] {
-                if found != dims.as_slice() {
+            for found in [s.running_mean.shape(), s.running_var.shape()] {
+                if found.dims() != dims.as_slice() {
                     return Err(Misfit::BatchNorm {
                         layer: layer.clone(),
-                        found: found.to_vec(),
+                        found: found.clone(),
                         expected: dims.clone(),
                     });
                 }
@@ -155,7 +156,7 @@ pub enum Misfit {
     /// A parameter of another name or shape at the same position.
     Param {
         /// `(name, shape)` in the state.
-        found: (String, Vec<usize>),
+        found: (String, Shape),
         /// `(name, shape)` in the layout.
         expected: (String, Vec<usize>),
     },
@@ -164,7 +165,7 @@ pub enum Misfit {
         /// The layer (`bn1`, ...).
         layer: String,
         /// The statistics' shape in the state.
-        found: Vec<usize>,
+        found: Shape,
         /// Their shape in the layout.
         expected: Vec<usize>,
     },
@@ -182,7 +183,7 @@ impl fmt::Display for Misfit {
                 f,
                 "state has {} {} where the net has {} {}",
                 found.0,
-                tuple(&found.1),
+                found.1,
                 expected.0,
                 tuple(&expected.1)
             ),
@@ -192,8 +193,7 @@ impl fmt::Display for Misfit {
                 expected,
             } => write!(
                 f,
-                "state has {layer} statistics of shape {} where the net has {}",
-                tuple(found),
+                "state has {layer} statistics of shape {found} where the net has {}",
                 tuple(expected)
             ),
         }
@@ -202,8 +202,8 @@ impl fmt::Display for Misfit {
 
 impl std::error::Error for Misfit {}
 
-/// Dims as a tuple, the way [`gradtape_core::Shape`] shows them: `(3, 4)`,
-/// `(4,)`.
+/// Dims as a tuple, the way [`Shape`] shows them: `(3, 4)`, `(4,)` (a
+/// layout's dims are not checked to fit in memory, so they are no `Shape`).
 fn tuple(dims: &[usize]) -> String {
     let d: Vec<String> = dims.iter().map(usize::to_string).collect();
     match d.as_slice() {

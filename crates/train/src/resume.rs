@@ -83,7 +83,11 @@ impl SolverProgress {
     /// let err = SolverProgress::check_position(25, 2, 10).unwrap_err();
     /// assert!(err.to_string().contains("iteration 25 is not the end of epoch 2"), "{err}");
     /// ```
-    pub fn check_position(iteration: usize, epoch: usize, iterations_per_epoch: usize) -> Result<()> {
+    pub fn check_position(
+        iteration: usize,
+        epoch: usize,
+        iterations_per_epoch: usize,
+    ) -> Result<()> {
         if iterations_per_epoch == 0 || epoch.checked_mul(iterations_per_epoch) != Some(iteration) {
             return Err(Error::invalid(
                 "SolverProgress",
@@ -231,5 +235,4 @@ impl<M: Model, D: Dataset> Solver<M, D> {
         self.iteration = p.iteration;
         Ok(())
     }
-
 }
