@@ -117,9 +117,9 @@ impl FcConfig {
     }
 }
 
-/// [`FcConfig`]'s serde form (see its docs). The conversions destructure
-/// and build both structs whole, so a field added to one and not the other
-/// does not compile.
+/// [`FcConfig`]'s serde form (see its docs). Each conversion builds the
+/// other struct whole, so a field added to one and not the other does not
+/// compile.
 #[cfg(feature = "serde")]
 mod serde_form {
     use super::{FcConfig, Normalization};
@@ -142,26 +142,17 @@ mod serde_form {
 
     impl Serialize for FcConfig {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let FcConfig {
-                hidden_dims,
-                input_dim,
-                num_classes,
-                dropout,
-                normalization,
-                reg,
-                weight_scale,
-                seed,
-            } = self.clone();
+            let n = self.normalization;
             Form {
-                hidden_dims,
-                input_dim,
-                num_classes,
-                dropout,
-                use_batchnorm: normalization == Normalization::BatchNorm,
-                use_layernorm: normalization == Normalization::LayerNorm,
-                reg,
-                weight_scale,
-                seed,
+                hidden_dims: self.hidden_dims.clone(),
+                input_dim: self.input_dim,
+                num_classes: self.num_classes,
+                dropout: self.dropout,
+                use_batchnorm: n == Normalization::BatchNorm,
+                use_layernorm: n == Normalization::LayerNorm,
+                reg: self.reg,
+                weight_scale: self.weight_scale,
+                seed: self.seed,
             }
             .serialize(s)
         }
@@ -169,18 +160,8 @@ mod serde_form {
 
     impl<'de> Deserialize<'de> for FcConfig {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            let Form {
-                hidden_dims,
-                input_dim,
-                num_classes,
-                dropout,
-                use_batchnorm,
-                use_layernorm,
-                reg,
-                weight_scale,
-                seed,
-            } = Form::deserialize(d)?;
-            let normalization = match (use_batchnorm, use_layernorm) {
+            let f = Form::deserialize(d)?;
+            let normalization = match (f.use_batchnorm, f.use_layernorm) {
                 (false, false) => Normalization::None,
                 (true, false) => Normalization::BatchNorm,
                 (false, true) => Normalization::LayerNorm,
@@ -191,14 +172,14 @@ mod serde_form {
                 }
             };
             Ok(FcConfig {
-                hidden_dims,
-                input_dim,
-                num_classes,
-                dropout,
+                hidden_dims: f.hidden_dims,
+                input_dim: f.input_dim,
+                num_classes: f.num_classes,
+                dropout: f.dropout,
                 normalization,
-                reg,
-                weight_scale,
-                seed,
+                reg: f.reg,
+                weight_scale: f.weight_scale,
+                seed: f.seed,
             })
         }
     }
