@@ -100,17 +100,16 @@ pub(crate) fn check_fits(
     let implies = "the configuration implies";
     let msg = match layout.check(state) {
         Ok(()) => return Ok(()),
-        Err(Misfit::Param { found, expected }) if found.0 == expected.0 => {
-            format!(
-                "{what}: {} is {} but {implies} {:?}",
-                found.0, found.1, expected.1
-            )
-        }
+        Err(Misfit::Shape {
+            name,
+            found,
+            expected,
+        }) => format!("{what}: {name} is {found} but {implies} {expected:?}"),
         Err(Misfit::Count { found, expected }) if found.0 == expected.0 => format!(
             "{what} has {} batchnorm layers but {implies} {}",
             found.1, expected.1
         ),
-        Err(Misfit::Count { .. } | Misfit::Param { .. }) => {
+        Err(Misfit::Count { .. } | Misfit::Name { .. }) => {
             let found: Vec<&str> = state.params.iter().map(|(n, _)| n.as_str()).collect();
             let expected: Vec<&str> = layout.params.iter().map(|(n, _)| n.as_str()).collect();
             format!("{what} has parameters {found:?} but {implies} {expected:?}")

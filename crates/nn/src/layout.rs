@@ -120,10 +120,17 @@ impl NetLayout {
             });
         }
         for ((name, t), (own, dims)) in state.params.iter().zip(&self.params) {
-            if name != own || t.dims() != dims.as_slice() {
-                return Err(Misfit::Param {
-                    found: (name.clone(), t.shape().clone()),
-                    expected: (own.clone(), dims.clone()),
+            if name != own {
+                return Err(Misfit::Name {
+                    found: name.clone(),
+                    expected: own.clone(),
+                });
+            }
+            if t.dims() != dims.as_slice() {
+                return Err(Misfit::Shape {
+                    name: name.clone(),
+                    found: t.shape().clone(),
+                    expected: dims.clone(),
                 });
             }
         }
@@ -153,12 +160,21 @@ pub enum Misfit {
         /// The same in the layout.
         expected: (usize, usize),
     },
-    /// A parameter of another name or shape at the same position.
-    Param {
-        /// `(name, shape)` in the state.
-        found: (String, Shape),
-        /// `(name, shape)` in the layout.
-        expected: (String, Vec<usize>),
+    /// A parameter of another name at the same position.
+    Name {
+        /// The name in the state.
+        found: String,
+        /// The name in the layout.
+        expected: String,
+    },
+    /// A parameter of another shape.
+    Shape {
+        /// The parameter.
+        name: String,
+        /// Its shape in the state.
+        found: Shape,
+        /// Its shape in the layout.
+        expected: Vec<usize>,
     },
     /// Batchnorm statistics of another shape.
     BatchNorm {
@@ -179,13 +195,17 @@ impl fmt::Display for Misfit {
                 "the state has {} parameters and {} batchnorm layers; the net has {} and {}",
                 found.0, found.1, expected.0, expected.1
             ),
-            Misfit::Param { found, expected } => write!(
+            Misfit::Name { found, expected } => {
+                write!(f, "state has {found} where the net has {expected}")
+            }
+            Misfit::Shape {
+                name,
+                found,
+                expected,
+            } => write!(
                 f,
-                "state has {} {} where the net has {} {}",
-                found.0,
-                found.1,
-                expected.0,
-                tuple(&expected.1)
+                "state has {name} {found} where the net has {name} {}",
+                tuple(expected)
             ),
             Misfit::BatchNorm {
                 layer,
