@@ -12,7 +12,7 @@
 //! | `training` | [`save_training`]   | the net's, plus `best.<name>` (best validation epoch's net), `<rule>.<param>.<buffer>` (optimizer state: `adam.W1.m`, `adam.W1.v`, `sgd_momentum.b2.velocity`, ...), `history.loss`, `history.train_acc`, `history.val_acc`, `history.epoch_seconds`, `history.best_val_acc` |
 //!
 //! `__metadata__` holds JSON strings: `format` (`gradtape-checkpoint`),
-//! `format_version` (`1`), `kind`, `config` (the [`FcConfig`]), `batchnorm`
+//! `format_version` (`1`), `kind`, `config` (the [`FcConfig`](gradtape_nn::FcConfig)), `batchnorm`
 //! (momentum and eps per layer), and for a training file `optimizer` (rule,
 //! learning rate, hyperparameters, per-parameter step counts and buffer
 //! names), `progress` (iteration, epoch, both generators' 128-bit states,
@@ -72,9 +72,6 @@ pub use metadata::{FORMAT, FORMAT_VERSION};
 pub use net::{load_best_net, load_net, load_net_into, save_net, write_net};
 pub use run::{check_save_target, check_writable_dir, resume_solver, save_solver, RunSettings};
 pub use training::{load_training, save_training, TrainingState};
-
-// Named by the docs above and by `raw`.
-use gradtape_nn::{FcConfig, NetState};
 
 #[cfg(test)]
 mod tests;

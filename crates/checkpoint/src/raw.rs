@@ -4,7 +4,8 @@
 
 pub use crate::format::{RawData, RawTensor};
 use crate::metadata::{self, Kind};
-use crate::{format, net, training, FcConfig, NetState, TrainingState};
+use crate::{format, net, training, TrainingState};
+use gradtape_nn::{FcConfig, NetState};
 pub use safetensors::Dtype;
 use std::collections::BTreeMap;
 use std::path::Path;
