@@ -43,6 +43,14 @@ impl FcConfig {
     /// The layout of the net this configuration builds (see [`NetLayout`]).
     /// Widths are not checked here: a configuration read from a file may
     /// name any (see [`FcConfig::validate`]).
+    ///
+    /// ```
+    /// use gradtape_nn::{FcConfig, Normalization};
+    /// let c = FcConfig { hidden_dims: vec![7], normalization: Normalization::LayerNorm, ..FcConfig::default() };
+    /// let layout = c.param_layout();
+    /// assert_eq!(layout.params.len(), 6); // W1 b1 gamma1 beta1 W2 b2
+    /// assert!(layout.batchnorm.is_empty()); // layernorm keeps no running statistics
+    /// ```
     pub fn param_layout(&self) -> NetLayout {
         let mut dims = vec![self.input_dim];
         dims.extend(&self.hidden_dims);
@@ -73,6 +81,13 @@ impl NetLayout {
     /// The layout `state` has (its batchnorm layers named `bn1`, `bn2`, ...
     /// in order): what a state must match to be put back into the model
     /// `state` was taken from.
+    ///
+    /// ```
+    /// use gradtape_nn::{FcConfig, FullyConnectedNet, Model, NetLayout, Normalization};
+    /// let config = FcConfig { normalization: Normalization::BatchNorm, ..FcConfig::default() };
+    /// let net = FullyConnectedNet::new(config.clone()).unwrap();
+    /// assert_eq!(NetLayout::of(&net.snapshot()), config.param_layout());
+    /// ```
     pub fn of(state: &NetState) -> NetLayout {
         NetLayout {
             params: state
@@ -100,6 +115,13 @@ impl NetLayout {
     }
 
     /// The shape of parameter `name`, if the layout has it.
+    ///
+    /// ```
+    /// use gradtape_nn::FcConfig;
+    /// let layout = FcConfig { hidden_dims: vec![7], input_dim: 4, ..FcConfig::default() }.param_layout();
+    /// assert_eq!(layout.param("W1"), Some(&[4, 7][..]));
+    /// assert_eq!(layout.param("gamma1"), None);
+    /// ```
     pub fn param(&self, name: &str) -> Option<&[usize]> {
         self.params
             .iter()
