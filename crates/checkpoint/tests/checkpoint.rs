@@ -227,12 +227,19 @@ fn refused(path: &Path, good: &Path, bytes: &[u8]) -> CheckpointError {
     e1
 }
 
-#[test]
-fn corrupted_truncated_and_foreign_files_are_refused_by_name_and_change_nothing() {
+/// A directory with a good training file, a path beside it for bad
+/// copies, and the good file's bytes.
+fn good_and_bad() -> (tempfile::TempDir, PathBuf, PathBuf, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.safetensors");
     let bad = dir.path().join("bad.safetensors");
     let bytes = training_file(&good);
+    (dir, good, bad, bytes)
+}
+
+#[test]
+fn corrupted_truncated_and_foreign_files_are_refused_by_name_and_change_nothing() {
+    let (dir, good, bad, bytes) = good_and_bad();
     let header_end = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
 
     // A flipped bit in W2's data.
@@ -332,10 +339,7 @@ fn corrupted_truncated_and_foreign_files_are_refused_by_name_and_change_nothing(
 
 #[test]
 fn a_tensor_whose_shape_does_not_fit_its_bytes_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let good = dir.path().join("good.safetensors");
-    let bad = dir.path().join("bad.safetensors");
-    let bytes = training_file(&good);
+    let (_dir, good, bad, bytes) = good_and_bad();
     let header_end = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     // W2's shape [16, 12] edited to [16, 13] in place: its byte range no
     // longer fits its shape (safetensors' own check, which names no tensor).
