@@ -1,7 +1,7 @@
 //! The one error type of gradtape-checkpoint: every variant names the file,
 //! and the tensor, metadata entry or byte offset at fault.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong saving or loading a checkpoint.
 ///
@@ -220,3 +220,14 @@ pub enum CheckpointError {
 
 /// `Result` with [`CheckpointError`].
 pub type Result<T, E = CheckpointError> = std::result::Result<T, E>;
+
+impl CheckpointError {
+    /// [`CheckpointError::Invalid`]: what gradtape said about the state of
+    /// (or for) `path`.
+    pub(crate) fn invalid(path: &Path, source: gradtape_core::Error) -> Self {
+        CheckpointError::Invalid {
+            path: path.into(),
+            source: Box::new(source),
+        }
+    }
+}

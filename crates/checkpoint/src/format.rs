@@ -309,17 +309,18 @@ pub(crate) fn save_atomically(
     }
     // Make the rename itself durable; not every platform can open a
     // directory for this, and the file is complete either way.
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+    if let Ok(d) = File::open(dir_of(path)) {
+        let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// The directory a file `path` is in (`.` for a bare file name).
+pub(crate) fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
 }
 
 /// One tensor of a parsed file: where its bytes are (absolute offsets).

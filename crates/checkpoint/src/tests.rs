@@ -1,9 +1,17 @@
 //! Unit tests of what integration tests cannot reach: saves cut short by an
 //! injected write error, and exact float round trips through the header.
 
-use super::*;
-use gradtape_core::{rng_from_seed, RngExt};
-use gradtape_optim::build;
+use crate::format;
+use crate::training::{save_training_impl, training_file};
+use crate::{
+    load_best_net, load_net, load_training, lock_for_saving, save_net, CheckpointError, Result,
+    RunSettings, TrainingState,
+};
+use gradtape_core::{rng_from_seed, Rng, RngExt, Tensor};
+use gradtape_nn::{FcConfig, FullyConnectedNet, Model, NetState, Normalization};
+use gradtape_optim::{build, OptimState, ParamState, UpdateRule};
+use gradtape_train::{History, SolverProgress};
+use std::path::Path;
 
 fn config() -> FcConfig {
     FcConfig {
@@ -162,11 +170,8 @@ fn floats_and_generators_survive_the_json_header_bit_for_bit() {
         if !v.is_finite() {
             continue;
         }
-        let c = ConfigJson {
-            reg: v,
-            ..ConfigJson::from(&config())
-        };
-        let back: ConfigJson = serde_json::from_str(&format::to_json(&c)).unwrap();
+        let c = FcConfig { reg: v, ..config() };
+        let back: FcConfig = serde_json::from_str(&format::to_json(&c)).unwrap();
         assert_eq!(back.reg.to_bits(), bits);
     }
     let mut a = rng_from_seed(11);
@@ -197,4 +202,221 @@ fn the_same_state_gives_the_same_bytes() {
     assert_eq!(w1.dtype(), safetensors::Dtype::F64);
     assert_eq!(w1.shape(), &[4, 6]);
     assert!(st.tensor("adam.W1.m").is_ok() && st.tensor("best.bn2.running_var").is_ok());
+}
+
+/// The on-disk format, pinned: files written by gradtape 0.1 (in
+/// `tests/fixtures/`, made by [`regenerate_format_fixtures`] before the
+/// checkpoint crate was reorganised) must load to the state they were
+/// written from, and writing that state again must give the same bytes.
+mod pinned_format {
+    use super::*;
+
+    /// Exact values only (no training, no transcendental functions), so the
+    /// bytes are the same on every machine.
+    fn exact(n: usize, start: f64, step: f64) -> Vec<f64> {
+        (0..n).map(|i| start + step * i as f64).collect()
+    }
+
+    fn config(normalization: Normalization) -> FcConfig {
+        FcConfig {
+            hidden_dims: vec![3, 2],
+            input_dim: 2,
+            num_classes: 2,
+            // Floats whose shortest form is long, tiny, or exact.
+            dropout: 0.1 + 0.2,
+            normalization,
+            reg: 1e-7,
+            weight_scale: 0.25,
+            seed: 12,
+        }
+    }
+
+    fn net(config: &FcConfig, offset: f64) -> NetState {
+        let mut s = FullyConnectedNet::new(config.clone()).unwrap().snapshot();
+        let mut at = offset;
+        for (_, t) in &mut s.params {
+            let n = t.data().len();
+            t.data_mut().copy_from_slice(&exact(n, at, 0.125));
+            at += 0.5;
+        }
+        for bn in &mut s.batchnorm {
+            let n = bn.running_mean.data().len();
+            bn.running_mean
+                .data_mut()
+                .copy_from_slice(&exact(n, -at, 0.25));
+            bn.running_var
+                .data_mut()
+                .copy_from_slice(&exact(n, at.abs(), 0.5));
+            at += 1.0;
+        }
+        s
+    }
+
+    fn optim(rule: UpdateRule, config: &FcConfig, learning_rate: f64, step: u64) -> OptimState {
+        let hyperparameters = build(rule, learning_rate)
+            .unwrap()
+            .export_state()
+            .hyperparameters;
+        let buffers: &[&str] = match rule {
+            UpdateRule::Adam => &["m", "v"],
+            UpdateRule::SgdMomentum => &["velocity"],
+            UpdateRule::RmsProp => &["cache"],
+            UpdateRule::Sgd => &[],
+        };
+        let params = net(config, 0.0)
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, (name, t))| {
+                let n = t.data().len();
+                let buffers = buffers
+                    .iter()
+                    .enumerate()
+                    .map(|(j, b)| (b.to_string(), exact(n, (i + j) as f64 * 0.0625, 0.25)))
+                    .collect();
+                (name.clone(), ParamState { step, buffers })
+            })
+            .collect();
+        OptimState {
+            rule,
+            learning_rate,
+            hyperparameters,
+            params,
+        }
+    }
+
+    /// A run two epochs in (best net, both generators, the run's settings).
+    fn adam_run() -> TrainingState {
+        let config = config(Normalization::BatchNorm);
+        let history = History {
+            loss_history: vec![2.5, 2.25, 0.1 + 0.2, 1.0, 0.75, 1e-300],
+            train_acc_history: vec![0.25, 0.5, 0.75],
+            val_acc_history: vec![0.125, 0.5, 0.375],
+            epoch_seconds: vec![1.5, 0.1],
+            best_val_acc: 0.5,
+        };
+        TrainingState {
+            net: net(&config, 1.0),
+            optim: optim(UpdateRule::Adam, &config, 1e-3 * 0.95 * 0.95, 6),
+            progress: SolverProgress {
+                iteration: 6,
+                epoch: 2,
+                iterations_per_epoch: 3,
+                batch_size: 4,
+                num_train: 12,
+                rng: rng_from_seed(21),
+                model_rng: Some(rng_from_seed(22)),
+                history,
+                best: Some(net(&config, -2.0)),
+            },
+            settings: Some(RunSettings {
+                update_rule: "adam".into(),
+                learning_rate: 1e-3,
+                lr_decay: 0.95,
+                batch_size: 4,
+                seed: 3,
+                num_train_samples: 10,
+                num_val_samples: None,
+            }),
+            config,
+        }
+    }
+
+    /// A run saved before its first update, without settings or best net.
+    fn momentum_start() -> TrainingState {
+        let config = config(Normalization::LayerNorm);
+        TrainingState {
+            net: net(&config, 0.0),
+            optim: optim(UpdateRule::SgdMomentum, &config, 0.5, 0),
+            progress: SolverProgress {
+                iteration: 0,
+                epoch: 0,
+                iterations_per_epoch: 2,
+                batch_size: 5,
+                num_train: 10,
+                rng: rng_from_seed(7),
+                model_rng: None,
+                history: History::default(),
+                best: None,
+            },
+            settings: None,
+            config,
+        }
+    }
+
+    fn nets() -> Vec<(&'static str, FcConfig, NetState)> {
+        [
+            ("net_plain", Normalization::None),
+            ("net_batchnorm", Normalization::BatchNorm),
+            ("net_layernorm", Normalization::LayerNorm),
+        ]
+        .into_iter()
+        .map(|(file, n)| {
+            let c = config(n);
+            let s = net(&c, 0.5);
+            (file, c, s)
+        })
+        .collect()
+    }
+
+    fn runs() -> Vec<(&'static str, TrainingState)> {
+        vec![
+            ("training_adam", adam_run()),
+            ("training_momentum", momentum_start()),
+        ]
+    }
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(format!("{name}.safetensors"))
+    }
+
+    /// Writes every fixture into `dir` with this crate's save functions.
+    fn write_all(dir: impl Fn(&str) -> std::path::PathBuf) {
+        for (name, config, state) in nets() {
+            save_net(dir(name), &config, &state).unwrap();
+        }
+        for (name, t) in runs() {
+            save(&dir(name), &t, None).unwrap();
+        }
+    }
+
+    /// Run by hand only when the format changes on purpose (which needs a
+    /// new `format_version`):
+    /// `cargo test -p gradtape-checkpoint regenerate -- --ignored`.
+    #[test]
+    #[ignore]
+    fn regenerate_format_fixtures() {
+        std::fs::create_dir_all(fixture("x").parent().unwrap()).unwrap();
+        write_all(fixture);
+    }
+
+    #[test]
+    fn files_of_the_pinned_format_load_and_the_same_state_writes_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        write_all(|name| dir.path().join(name));
+        let names = nets().into_iter().map(|(n, ..)| n);
+        for name in names.chain(runs().into_iter().map(|(n, _)| n)) {
+            let written = std::fs::read(dir.path().join(name)).unwrap();
+            let pinned = std::fs::read(fixture(name)).unwrap();
+            assert!(
+                written == pinned,
+                "{name}: the bytes written differ from the pinned file"
+            );
+        }
+        for (name, config, state) in nets() {
+            assert_eq!(
+                load_net(fixture(name)).unwrap(),
+                (config.clone(), state.clone())
+            );
+            assert_eq!(load_best_net(fixture(name)).unwrap(), (config, state));
+        }
+        for (name, t) in runs() {
+            assert_eq!(load_training(fixture(name)).unwrap(), t, "{name}");
+            let best = t.progress.best.clone().unwrap_or(t.net.clone());
+            assert_eq!(load_net(fixture(name)).unwrap(), (t.config.clone(), t.net));
+            assert_eq!(load_best_net(fixture(name)).unwrap(), (t.config, best));
+        }
+    }
 }

@@ -227,12 +227,19 @@ fn refused(path: &Path, good: &Path, bytes: &[u8]) -> CheckpointError {
     e1
 }
 
-#[test]
-fn corrupted_truncated_and_foreign_files_are_refused_by_name_and_change_nothing() {
+/// A directory with a good training file, a path beside it for bad
+/// copies, and the good file's bytes.
+fn good_and_bad() -> (tempfile::TempDir, PathBuf, PathBuf, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.safetensors");
     let bad = dir.path().join("bad.safetensors");
     let bytes = training_file(&good);
+    (dir, good, bad, bytes)
+}
+
+#[test]
+fn corrupted_truncated_and_foreign_files_are_refused_by_name_and_change_nothing() {
+    let (dir, good, bad, bytes) = good_and_bad();
     let header_end = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
 
     // A flipped bit in W2's data.
@@ -328,6 +335,30 @@ fn corrupted_truncated_and_foreign_files_are_refused_by_name_and_change_nothing(
         load_training(dir.path()).unwrap_err(),
         CheckpointError::Io { .. }
     ));
+}
+
+#[test]
+fn a_tensor_whose_shape_does_not_fit_its_bytes_is_named() {
+    let (_dir, good, bad, bytes) = good_and_bad();
+    let header_end = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    // W2's shape [16, 12] edited to [16, 13] in place: its byte range no
+    // longer fits its shape (safetensors' own check, which names no tensor).
+    let header = std::str::from_utf8(&bytes[8..header_end]).unwrap();
+    let entry = "\"W2\":{\"dtype\":\"F64\",\"shape\":[16,1";
+    let at = 8 + header.find(entry).unwrap() + entry.len();
+    let mut b = bytes.clone();
+    assert_eq!(b[at], b'2');
+    b[at] = b'3';
+    let err = refused(&bad, &good, &b);
+    assert!(
+        matches!(err, CheckpointError::Format { offset: 8, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("tensor 'W2': shape, dtype and data_offsets disagree"),
+        "{err}"
+    );
 }
 
 /// Rewrites the good file's tensors and metadata through `edit`, with valid

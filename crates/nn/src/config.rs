@@ -12,6 +12,7 @@ use gradtape_core::{Error, Result};
 /// assert_eq!(Normalization::default(), Normalization::None);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Normalization {
     /// None: `affine - relu`.
     #[default]
@@ -34,6 +35,12 @@ pub enum Normalization {
 /// assert!(c.validate().is_ok());
 /// assert!(FcConfig { dropout: 0.0, ..c }.validate().is_err());
 /// ```
+///
+/// With the `serde` feature it is `Serialize` and `Deserialize` as the JSON
+/// object checkpoints store: the fields by name, except `normalization`,
+/// which is the two flags `use_batchnorm` and `use_layernorm` (the latter
+/// only when true, as files from before layernorm have it); unknown fields
+/// are refused.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FcConfig {
     /// Width of each hidden layer, input side first.
@@ -107,5 +114,73 @@ impl FcConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// [`FcConfig`]'s serde form (see its docs). Each conversion builds the
+/// other struct whole, so a field added to one and not the other does not
+/// compile.
+#[cfg(feature = "serde")]
+mod serde_form {
+    use super::{FcConfig, Normalization};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Form {
+        hidden_dims: Vec<usize>,
+        input_dim: usize,
+        num_classes: usize,
+        dropout: f64,
+        use_batchnorm: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        use_layernorm: bool,
+        reg: f64,
+        weight_scale: f64,
+        seed: u64,
+    }
+
+    impl Serialize for FcConfig {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let n = self.normalization;
+            Form {
+                hidden_dims: self.hidden_dims.clone(),
+                input_dim: self.input_dim,
+                num_classes: self.num_classes,
+                dropout: self.dropout,
+                use_batchnorm: n == Normalization::BatchNorm,
+                use_layernorm: n == Normalization::LayerNorm,
+                reg: self.reg,
+                weight_scale: self.weight_scale,
+                seed: self.seed,
+            }
+            .serialize(s)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for FcConfig {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let f = Form::deserialize(d)?;
+            let normalization = match (f.use_batchnorm, f.use_layernorm) {
+                (false, false) => Normalization::None,
+                (true, false) => Normalization::BatchNorm,
+                (false, true) => Normalization::LayerNorm,
+                (true, true) => {
+                    return Err(serde::de::Error::custom(
+                        "use_batchnorm and use_layernorm are both true",
+                    ))
+                }
+            };
+            Ok(FcConfig {
+                hidden_dims: f.hidden_dims,
+                input_dim: f.input_dim,
+                num_classes: f.num_classes,
+                dropout: f.dropout,
+                normalization,
+                reg: f.reg,
+                weight_scale: f.weight_scale,
+                seed: f.seed,
+            })
+        }
     }
 }

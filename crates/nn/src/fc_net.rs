@@ -1,8 +1,8 @@
 //! The notebook's `FullyConnectedNet`, composed from the layer kit.
 
 use crate::{
-    BatchNorm, Dropout, FcConfig, Layer, LayerNorm, Linear, Model, NetState, Normalization,
-    ParamUpdate,
+    BatchNorm, Dropout, FcConfig, Layer, LayerNorm, Linear, Misfit, Model, NetLayout, NetState,
+    Normalization, ParamUpdate,
 };
 use gradtape_core::{rng_from_seed, BatchNormStats, Error, Mode, Result, Rng, Tape, Tensor, Var};
 use gradtape_optim::Optimizer;
@@ -72,8 +72,11 @@ pub struct FullyConnectedNet {
     hidden: Vec<Hidden>,
     output: Linear,
     dropout: Dropout,
-    /// `(name, handle)` in creation order: W1, b1, gamma1, beta1, W2, ...
-    names: Vec<(String, Var)>,
+    /// The configuration's layout: parameter names and shapes, batchnorm
+    /// layers.
+    layout: NetLayout,
+    /// Each parameter's handle, in the layout's order.
+    vars: Vec<Var>,
 }
 
 /// Seed offset for the dropout stream, so masks and initial weights come
@@ -87,11 +90,10 @@ impl FullyConnectedNet {
         config.validate()?;
         let mut rng = rng_from_seed(config.seed);
         let mut tape = Tape::new();
-        let mut names = Vec::new();
-        let mut name = |role: &str, i: usize, v: Var| names.push((format!("{role}{}", i + 1), v));
+        let mut vars = Vec::new();
         let mut d_in = config.input_dim;
         let mut hidden = Vec::with_capacity(config.hidden_dims.len());
-        for (i, &d_out) in config.hidden_dims.iter().enumerate() {
+        for &d_out in &config.hidden_dims {
             let linear = Linear::new(&mut tape, d_in, d_out, config.weight_scale, &mut rng)?;
             let norm = match config.normalization {
                 Normalization::None => None,
@@ -99,9 +101,13 @@ impl FullyConnectedNet {
                 Normalization::LayerNorm => Some(Norm::Layer(LayerNorm::new(&mut tape, d_out)?)),
             };
             let norm_params = norm.iter().flat_map(|n| n.layer().params());
-            for (role, v) in linear.params().into_iter().chain(norm_params) {
-                name(role, i, v);
-            }
+            vars.extend(
+                linear
+                    .params()
+                    .into_iter()
+                    .chain(norm_params)
+                    .map(|(_, v)| v),
+            );
             hidden.push(Hidden { linear, norm });
             d_in = d_out;
         }
@@ -112,16 +118,24 @@ impl FullyConnectedNet {
             config.weight_scale,
             &mut rng,
         )?;
-        for (role, v) in output.params() {
-            name(role, hidden.len(), v);
-        }
+        vars.extend(output.params().into_iter().map(|(_, v)| v));
+        // The layers were created in the layout's order (W, b, gamma, beta
+        // per layer); the names come from the layout.
+        let layout = config.param_layout();
+        debug_assert!(layout
+            .params
+            .iter()
+            .zip(&vars)
+            .all(|((_, dims), v)| tape.value(*v).is_ok_and(|t| t.dims() == dims.as_slice())));
+        debug_assert_eq!(layout.params.len(), vars.len());
         Ok(FullyConnectedNet {
             dropout: Dropout::new(config.dropout, rng_from_seed(config.seed ^ DROPOUT_STREAM))?,
             config,
             tape,
             hidden,
             output,
-            names,
+            layout,
+            vars,
         })
     }
 
@@ -150,14 +164,18 @@ impl FullyConnectedNet {
 
     /// Parameter names in creation order (W1, b1, gamma1, beta1, W2, ...).
     pub fn param_names(&self) -> impl Iterator<Item = &str> {
-        self.names.iter().map(|(n, _)| n.as_str())
+        self.layout.params.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// `(name, handle)` of every parameter, in the layout's order.
+    fn named_vars(&self) -> impl Iterator<Item = (&str, Var)> {
+        self.param_names().zip(self.vars.iter().copied())
     }
 
     fn var(&self, name: &str) -> Result<Var> {
-        self.names
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| *v)
+        self.named_vars()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
             .ok_or_else(|| {
                 Error::invalid("FullyConnectedNet", format!("no parameter named {name:?}"))
             })
@@ -202,8 +220,8 @@ impl FullyConnectedNet {
 
     /// Errors unless every parameter has a gradient (from `train_loss`).
     fn check_grads(&self, op: &'static str) -> Result<()> {
-        for (name, var) in &self.names {
-            if self.tape.grad(*var).is_none() {
+        for (name, var) in self.named_vars() {
+            if self.tape.grad(var).is_none() {
                 return Err(Error::invalid(
                     op,
                     format!("{name} has no gradient yet: call train_loss first"),
@@ -262,15 +280,15 @@ impl Model for FullyConnectedNet {
 
     fn step(&mut self, opt: &mut dyn Optimizer) -> Result<()> {
         self.check_grads("step")?;
-        for (name, var) in &self.names {
-            opt.name_param(*var, name)?;
+        for (name, var) in self.named_vars() {
+            opt.name_param(var, name)?;
         }
         opt.step(&mut self.tape)
     }
 
     fn update_params(&mut self, f: &mut ParamUpdate<'_>) -> Result<()> {
         self.check_grads("update_params")?;
-        for (name, var) in &self.names {
+        for ((name, _), var) in self.layout.params.iter().zip(&self.vars) {
             let (value, grad) = self.tape.param_and_grad_mut(*var)?;
             let grad = grad.expect("checked above");
             f(name, value.data_mut(), grad.data())?;
@@ -281,62 +299,24 @@ impl Model for FullyConnectedNet {
     fn snapshot(&self) -> NetState {
         NetState {
             params: self
-                .names
-                .iter()
+                .named_vars()
                 .map(|(n, v)| {
-                    (
-                        n.clone(),
-                        self.tape.value(*v).expect("parameters are live").clone(),
-                    )
+                    let value = self.tape.value(v).expect("parameters are live");
+                    (n.to_string(), value.clone())
                 })
                 .collect(),
             batchnorm: self.batchnorms().map(|bn| bn.stats().clone()).collect(),
         }
     }
 
+    fn check_state(&self, state: &NetState) -> std::result::Result<(), Misfit> {
+        self.layout.check(state)
+    }
+
     fn restore(&mut self, state: &NetState) -> Result<()> {
-        const OP: &str = "restore";
-        let n_batchnorm = self.batchnorms().count();
-        if state.params.len() != self.names.len() || state.batchnorm.len() != n_batchnorm {
-            return Err(Error::invalid(
-                OP,
-                format!(
-                    "the state has {} parameters and {} batchnorm layers; the net has {} and {}",
-                    state.params.len(),
-                    state.batchnorm.len(),
-                    self.names.len(),
-                    n_batchnorm
-                ),
-            ));
-        }
-        for ((name, value), (own, var)) in state.params.iter().zip(&self.names) {
-            let current = self.tape.value(*var)?;
-            if name != own || value.shape() != current.shape() {
-                return Err(Error::invalid(
-                    OP,
-                    format!(
-                        "state has {name} {} where the net has {own} {}",
-                        value.shape(),
-                        current.shape()
-                    ),
-                ));
-            }
-        }
-        for (s, own) in state.batchnorm.iter().zip(self.batchnorms()) {
-            let own = own.stats();
-            if s.running_mean.shape() != own.running_mean.shape()
-                || s.running_var.shape() != own.running_var.shape()
-            {
-                return Err(Error::shapes(
-                    OP,
-                    "state running_mean",
-                    s.running_mean.shape(),
-                    "net running_mean",
-                    own.running_mean.shape(),
-                ));
-            }
-        }
-        for ((_, value), (_, var)) in state.params.iter().zip(&self.names) {
+        self.check_state(state)
+            .map_err(|m| Error::invalid("restore", m.to_string()))?;
+        for ((_, value), var) in state.params.iter().zip(&self.vars) {
             self.tape
                 .param_mut(*var)?
                 .data_mut()

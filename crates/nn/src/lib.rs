@@ -8,10 +8,12 @@ mod config;
 mod fc_net;
 mod gradcheck;
 mod layers;
+mod layout;
 mod model;
 
 pub use config::{FcConfig, Normalization};
 pub use fc_net::{FullyConnectedNet, NetOutput};
 pub use gradcheck::{check_net_gradients, ParamCheck};
 pub use layers::{BatchNorm, Dropout, Layer, LayerNorm, Linear};
+pub use layout::{Misfit, NetLayout};
 pub use model::{Model, NetState, ParamUpdate};

@@ -1,5 +1,6 @@
 //! What a Solver needs from a model, and a snapshot of a model's state.
 
+use crate::{Misfit, NetLayout};
 use gradtape_core::{BatchNormStats, Result, Rng, Tensor};
 use gradtape_optim::Optimizer;
 
@@ -41,6 +42,23 @@ pub trait Model {
 
     /// A copy of the parameters and running statistics.
     fn snapshot(&self) -> NetState;
+
+    /// Checks, changing nothing, that `state` fits the model: the same
+    /// parameter names in the same order with the same shapes, and as many
+    /// batchnorm layers with statistics of the same shapes (what
+    /// [`Model::restore`] checks first). The default compares with the
+    /// model's own [`Model::snapshot`] through [`NetLayout::of`].
+    ///
+    /// ```
+    /// use gradtape_nn::{FcConfig, FullyConnectedNet, Model};
+    /// let net = FullyConnectedNet::new(FcConfig::default()).unwrap();
+    /// let other = FullyConnectedNet::new(FcConfig { hidden_dims: vec![50], ..FcConfig::default() }).unwrap();
+    /// assert!(net.check_state(&net.snapshot()).is_ok());
+    /// assert!(net.check_state(&other.snapshot()).is_err());
+    /// ```
+    fn check_state(&self, state: &NetState) -> std::result::Result<(), Misfit> {
+        NetLayout::of(&self.snapshot()).check(state)
+    }
 
     /// Puts a snapshot back; checks every name and shape before changing
     /// anything.

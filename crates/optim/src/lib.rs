@@ -168,7 +168,16 @@ pub trait Optimizer: fmt::Debug {
 ///     "update_rule: unknown update rule 'adamw'; expected one of sgd, sgd_momentum, rmsprop, adam"
 /// );
 /// ```
+///
+/// With the `serde` feature it is `Serialize` and `Deserialize` as its
+/// name (`"adam"`), read through [`FromStr`] so an unknown name gets the
+/// same error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "String", into = "&'static str")
+)]
 pub enum UpdateRule {
     /// Vanilla stochastic gradient descent, `"sgd"`.
     Sgd,
@@ -225,6 +234,21 @@ impl FromStr for UpdateRule {
                     ),
                 )
             })
+    }
+}
+
+impl TryFrom<String> for UpdateRule {
+    type Error = Error;
+
+    /// [`FromStr`] on an owned name.
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl From<UpdateRule> for &'static str {
+    fn from(rule: UpdateRule) -> Self {
+        rule.name()
     }
 }
 

@@ -4,8 +4,10 @@
 
 mod dataset;
 mod memory;
+mod resume;
 mod solver;
 
 pub use dataset::{Dataset, InMemory};
 pub use memory::{available_memory, MemoryEstimate};
-pub use solver::{check_accuracy, Event, History, Solver, SolverOptions, SolverProgress};
+pub use resume::SolverProgress;
+pub use solver::{check_accuracy, Event, History, Solver, SolverOptions};

@@ -3,7 +3,7 @@
 use crate::Dataset;
 use gradtape_core::{rng_from_seed, Error, Result, Rng, RngExt, Tensor};
 use gradtape_nn::{Model, NetState};
-use gradtape_optim::{build, OptimState, Optimizer, UpdateRule};
+use gradtape_optim::{build, Optimizer, UpdateRule};
 use std::time::Instant;
 
 /// The Solver's options, with the course's defaults (SGD at 1e-2, 10 epochs,
@@ -71,55 +71,28 @@ pub struct History {
     pub best_val_acc: f64,
 }
 
-/// Where a [`Solver`] stands between two epochs: with the model's
-/// [`NetState`] and the optimizer's [`gradtape_optim::OptimState`], everything
-/// [`Solver::resume_from`] needs to continue exactly as if training had never
-/// stopped (same minibatches, same dropout masks, same accuracy subsamples,
-/// so the same losses and parameters bit for bit).
-///
-/// Both generators are kept whole (a PCG-64 state is 128 bits), rather than
-/// re-derived by counting draws: `random_range` rejects and redraws, so the
-/// number of draws is not a function of the number of calls.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SolverProgress {
-    /// Updates done so far.
-    pub iteration: usize,
-    /// Epochs completed; `iteration == epoch * iterations_per_epoch`.
-    pub epoch: usize,
-    /// Updates per epoch of the run that made this (training examples /
-    /// batch size, at least 1).
-    pub iterations_per_epoch: usize,
-    /// The minibatch size of that run.
-    pub batch_size: usize,
-    /// How many training examples that run had.
-    pub num_train: usize,
-    /// The Solver's generator (minibatches, accuracy subsamples) as it stands.
-    pub rng: Rng,
-    /// The model's own generator (dropout masks), if it has one
-    /// ([`Model::rng_state`]).
-    pub model_rng: Option<Rng>,
-    /// The histories so far, `best_val_acc` included.
-    pub history: History,
-    /// Parameters and running statistics of the best validation epoch so
-    /// far (`None` before the first accuracy check).
-    pub best: Option<NetState>,
-}
+impl History {
+    /// The names of the histories that grow as training goes, in
+    /// [`History::series`] order (checkpoints store them as
+    /// `history.<name>`).
+    pub const SERIES: [&'static str; 4] = ["loss", "train_acc", "val_acc", "epoch_seconds"];
 
-impl SolverProgress {
-    /// How many accuracy checks a run has made after `iteration` updates
-    /// with `iterations_per_epoch` updates per epoch: one after the first
-    /// update, then one at every epoch end (the first update's check is the
-    /// first epoch's when an epoch is one update long).
-    pub fn expected_checks(iteration: usize, iterations_per_epoch: usize) -> usize {
-        let ipe = iterations_per_epoch.max(1);
-        let epochs = iteration / ipe;
-        if iteration == 0 {
-            0
-        } else if ipe > 1 {
-            1 + epochs
-        } else {
-            epochs
-        }
+    /// `(name, values)` of each of [`History::SERIES`]: `loss_history`,
+    /// `train_acc_history`, `val_acc_history`, `epoch_seconds`.
+    ///
+    /// ```
+    /// use gradtape_train::History;
+    /// let h = History { loss_history: vec![2.3, 2.1], ..History::default() };
+    /// assert_eq!(h.series()[0], ("loss", &[2.3, 2.1][..]));
+    /// ```
+    pub fn series(&self) -> [(&'static str, &[f64]); 4] {
+        let [loss, train, val, seconds] = Self::SERIES;
+        [
+            (loss, &self.loss_history),
+            (train, &self.train_acc_history),
+            (val, &self.val_acc_history),
+            (seconds, &self.epoch_seconds),
+        ]
     }
 }
 
@@ -188,17 +161,17 @@ pub enum Event {
 /// assert!(err.to_string().contains("try a lower learning rate"), "{err}");
 /// ```
 pub struct Solver<M: Model, D: Dataset> {
-    model: M,
-    train: D,
+    pub(crate) model: M,
+    pub(crate) train: D,
     val: D,
-    options: SolverOptions,
-    optimizer: Box<dyn Optimizer + Send>,
-    rng: Rng,
-    history: History,
-    best: Option<NetState>,
+    pub(crate) options: SolverOptions,
+    pub(crate) optimizer: Box<dyn Optimizer + Send>,
+    pub(crate) rng: Rng,
+    pub(crate) history: History,
+    pub(crate) best: Option<NetState>,
     observer: Option<Box<Observer>>,
     /// Updates done so far (training resumes from here).
-    iteration: usize,
+    pub(crate) iteration: usize,
 }
 
 impl<M: Model, D: Dataset> Solver<M, D> {
@@ -435,133 +408,6 @@ impl<M: Model, D: Dataset> Solver<M, D> {
         Ok(())
     }
 
-    /// Where training stands, for a checkpoint: call it between epochs
-    /// (after [`Solver::train_until_epoch`] returned `Ok`, and before
-    /// [`Solver::finish`] puts the best model back); after an error
-    /// mid-epoch the model may hold a half-applied update.
-    pub fn progress(&self) -> SolverProgress {
-        SolverProgress {
-            iteration: self.iteration,
-            epoch: self.epoch(),
-            iterations_per_epoch: self.iterations_per_epoch(),
-            batch_size: self.options.batch_size,
-            num_train: self.train.len(),
-            rng: self.rng.clone(),
-            model_rng: self.model.rng_state(),
-            history: self.history.clone(),
-            best: self.best.clone(),
-        }
-    }
-
-    /// Puts a stopped run back: the model's parameters and statistics
-    /// (`net`), the optimizer's state (`optim`), and the Solver's position,
-    /// generators, histories and best model (`progress`). Afterwards
-    /// [`Solver::train`] or [`Solver::train_until_epoch`] continue exactly
-    /// where the saved run stopped.
-    ///
-    /// Everything is checked before anything changes: the progress must come
-    /// from a run with the same batch size and number of training examples,
-    /// stop at an epoch end no later than `num_epochs`, and hold histories
-    /// as long as that position implies; the optimizer state must be of this
-    /// Solver's update rule and valid; `net` and the best model must fit the
-    /// model. On error the Solver and its model are unchanged.
-    pub fn resume_from(
-        &mut self,
-        net: &NetState,
-        optim: &OptimState,
-        progress: &SolverProgress,
-    ) -> Result<()> {
-        const OP: &str = "Solver::resume_from";
-        let bad = |msg: String| Err(Error::invalid(OP, msg));
-        let ipe = self.iterations_per_epoch();
-        let p = progress;
-        if p.batch_size != self.options.batch_size {
-            return bad(format!(
-                "the saved run used batch_size {} but this Solver uses {}",
-                p.batch_size, self.options.batch_size
-            ));
-        }
-        if p.num_train != self.train.len() || p.iterations_per_epoch != ipe {
-            return bad(format!(
-                "the saved run had {} training examples ({} iterations per epoch); this Solver has {} ({ipe})",
-                p.num_train, p.iterations_per_epoch, self.train.len()
-            ));
-        }
-        if p.iteration != p.epoch * ipe {
-            return bad(format!(
-                "iteration {} is not the end of epoch {} ({ipe} iterations per epoch)",
-                p.iteration, p.epoch
-            ));
-        }
-        if p.epoch > self.options.num_epochs {
-            return bad(format!(
-                "the saved run is at epoch {}, past num_epochs = {}",
-                p.epoch, self.options.num_epochs
-            ));
-        }
-        let h = &p.history;
-        let checks = SolverProgress::expected_checks(p.iteration, ipe);
-        if h.loss_history.len() != p.iteration
-            || h.train_acc_history.len() != checks
-            || h.val_acc_history.len() != checks
-            || h.epoch_seconds.len() != p.epoch
-        {
-            return bad(format!(
-                "after {} iterations ({} epochs) the histories should hold {} losses, {checks} train and val accuracies and {} epoch times, but hold {}, {}, {} and {}",
-                p.iteration,
-                p.epoch,
-                p.iteration,
-                p.epoch,
-                h.loss_history.len(),
-                h.train_acc_history.len(),
-                h.val_acc_history.len(),
-                h.epoch_seconds.len()
-            ));
-        }
-        if p.best.is_some() != (checks > 0) {
-            return bad(format!(
-                "a run after {checks} accuracy checks {} a best model",
-                if checks > 0 {
-                    "must have"
-                } else {
-                    "cannot have"
-                }
-            ));
-        }
-        if p.model_rng.is_some() != self.model.rng_state().is_some() {
-            return bad(
-                "the saved model random stream does not fit this model (one has a stream, the other none)".into(),
-            );
-        }
-        let current = self.model.snapshot();
-        for (what, state) in [("net", Some(net)), ("best", p.best.as_ref())] {
-            if let Some(state) = state {
-                if let Some(msg) = layout_mismatch(state, &current) {
-                    return bad(format!("{what}: {msg}"));
-                }
-            }
-        }
-        if optim.rule != self.options.update_rule {
-            return bad(format!(
-                "the optimizer state is {} but this Solver uses {}",
-                optim.rule, self.options.update_rule
-            ));
-        }
-        let mut optimizer = build(optim.rule, optim.learning_rate)?;
-        optimizer.import_state(optim)?;
-        // The last fallible step; `restore` itself changes nothing on error.
-        self.model.restore(net)?;
-        self.optimizer = optimizer;
-        if let Some(rng) = &p.model_rng {
-            self.model.set_rng_state(rng.clone());
-        }
-        self.rng = p.rng.clone();
-        self.history = p.history.clone();
-        self.best = p.best.clone();
-        self.iteration = p.iteration;
-        Ok(())
-    }
-
     fn check_and_record(
         &mut self,
         epoch: usize,
@@ -671,42 +517,6 @@ impl<M: Model, D: Dataset> Solver<M, D> {
             None => Ok(()),
         }
     }
-}
-
-/// Why `state` does not fit a model whose snapshot is `model` (names,
-/// shapes, number of batchnorm layers), if it does not.
-fn layout_mismatch(state: &NetState, model: &NetState) -> Option<String> {
-    if state.params.len() != model.params.len() || state.batchnorm.len() != model.batchnorm.len() {
-        return Some(format!(
-            "{} parameters and {} batchnorm layers where the model has {} and {}",
-            state.params.len(),
-            state.batchnorm.len(),
-            model.params.len(),
-            model.batchnorm.len()
-        ));
-    }
-    for ((name, t), (own, m)) in state.params.iter().zip(&model.params) {
-        if name != own || t.shape() != m.shape() {
-            return Some(format!(
-                "{name} {} where the model has {own} {}",
-                t.shape(),
-                m.shape()
-            ));
-        }
-    }
-    for (i, (s, m)) in state.batchnorm.iter().zip(&model.batchnorm).enumerate() {
-        if s.running_mean.shape() != m.running_mean.shape()
-            || s.running_var.shape() != m.running_var.shape()
-        {
-            return Some(format!(
-                "batchnorm layer {} has statistics of shape {} where the model has {}",
-                i + 1,
-                s.running_mean.shape(),
-                m.running_mean.shape()
-            ));
-        }
-    }
-    None
 }
 
 /// A zeroed minibatch buffer of shape `dims`: its size is counted with
