@@ -4,10 +4,16 @@
 //! (KC * NR * 8 = 16 KB) stays in L1 while A's block (MC * KC * 8 = 240 KB)
 //! stays in L2.
 //!
+//! A short C (a batch of 24 to 120 rows, as every product of a training
+//! step on a batch of 100) takes a loop of its own, `short_serial`: A is one
+//! block, and B is packed a few slivers at a time, its next group requested
+//! while the kernels run, instead of a whole block from memory up front.
+//!
 //! Threads split C into column blocks (or row blocks, when C is taller than
-//! wide), each computed by the serial loop on its own packing buffers. The
-//! `k` sum is never split, and its blocking (`KC`) is fixed, so every element
-//! of C is the same sequence of operations whatever the thread count.
+//! wide), each computed by one of the two loops on its own packing buffers.
+//! The `k` sum is never split, and its blocking (`KC`) is fixed, so every
+//! element of C is the same sequence of operations whatever the thread count
+//! or the loop.
 
 use super::avx2;
 use std::cell::RefCell;
@@ -19,6 +25,13 @@ pub(super) const NR: usize = 8;
 const KC: usize = 256;
 const MC: usize = 120;
 const NC: usize = 2048;
+/// B slivers packed at a time in [`short_serial`]'s loop: enough that a row-major
+/// B is read in runs of whole cache lines (one page visit per row serves
+/// GROUP slivers), few enough that the packed group (128 KB) stays in L2.
+const GROUP: usize = 8;
+/// Fewest rows of C for [`short_serial`]: below it each packed B sliver
+/// serves too few kernel calls to pay for requesting the next group ahead.
+const SHORT_MIN: usize = 4 * MR;
 
 /// A strided matrix view: element `(i, j)` is at `ptr + i * rs + j * cs`.
 /// A and B are only read through it; C, whose pointer comes from the
@@ -107,6 +120,12 @@ pub(super) unsafe fn gemm(
     } else {
         1
     };
+    // A short C (a batch of rows) takes `short_serial`'s loop, when its
+    // threads would split the columns.
+    let short = (SHORT_MIN..=MC).contains(&m) && (threads == 1 || n >= m);
+    // (`serial` or `short_serial` on one block: both have `serial`'s
+    // contract.)
+    let one_thread = if short { short_serial } else { serial };
     // Split the longer side of C, in whole slivers; each thread packs its own
     // copy of the other operand, and the shorter side's operand is the
     // smaller one to copy twice.
@@ -115,7 +134,7 @@ pub(super) unsafe fn gemm(
     let parts = threads.min(slivers).max(1);
     if parts == 1 {
         // SAFETY: the caller's contract, for the whole product.
-        unsafe { serial(m, k, n, alpha, a, b, beta, c) };
+        unsafe { one_thread(m, k, n, alpha, a, b, beta, c) };
         return;
     }
     let per = slivers.div_ceil(parts) * unit;
@@ -130,16 +149,161 @@ pub(super) unsafe fn gemm(
         // two threads write the same element of C.
         unsafe {
             if n >= m {
-                let (b, c) = (b.at(0, lo), c.at(0, lo));
-                serial(m, k, hi - lo, alpha, a, b, beta, c);
+                one_thread(m, k, hi - lo, alpha, a, b.at(0, lo), beta, c.at(0, lo));
             } else {
-                let (a, c) = (a.at(lo, 0), c.at(lo, 0));
-                serial(hi - lo, k, n, alpha, a, b, beta, c);
+                one_thread(hi - lo, k, n, alpha, a.at(lo, 0), b, beta, c.at(lo, 0));
             }
         }
     };
     use rayon::prelude::*;
     (0..parts).into_par_iter().for_each(run);
+}
+
+/// The blocked loop on one thread for a short C, of `SHORT_MIN ..= MC`
+/// rows (a batch): A's rows are one block, packed once per k block. B, the
+/// large operand here, is packed `GROUP` slivers at a time right before the
+/// kernels that use them, while the next group's source is requested into
+/// L2 a piece per kernel call: its reads overlap the arithmetic instead of
+/// stalling a packing pass of their own (`serial` packs all of a k block of
+/// B, from memory, before any kernel runs).
+///
+/// # Safety
+/// As for [`gemm`], for these views: A `(m, k)`, B `(k, n)`, C `(m, n)`,
+/// `1 <= m <= MC`, `k, n >= 1`, C written by no one else during the call.
+#[allow(clippy::too_many_arguments)]
+unsafe fn short_serial(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f64,
+    a: Mat,
+    b: Mat,
+    beta: f64,
+    c: Mat,
+) {
+    PACK.with(|cell| {
+        // As in `serial`: never re-entered, a fresh pair is the fallback.
+        let mut fresh = (Vec::new(), Vec::new());
+        let mut guard = cell.try_borrow_mut();
+        let (abuf, bbuf) = match guard.as_deref_mut() {
+            Ok(bufs) => (&mut bufs.0, &mut bufs.1),
+            Err(_) => (&mut fresh.0, &mut fresh.1),
+        };
+        let apack = aligned(abuf, MC.div_ceil(MR) * MR * KC);
+        let bgroup = aligned(bbuf, GROUP * NR * KC);
+        let row_slivers = m.div_ceil(MR);
+        let width = GROUP * NR;
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            // Only the first k block sees the caller's beta; later ones
+            // add to what the earlier ones wrote.
+            let beta = if pc == 0 { beta } else { 1.0 };
+            // SAFETY: pc < k: A's m x kc block at (0, pc) lies inside A, and
+            // `apack` holds ceil(MC / MR) * MR * KC >= ceil(m / MR) * MR * kc.
+            unsafe { pack_a(m, kc, a.at(0, pc), apack) };
+            for jg in (0..n).step_by(width) {
+                let gcols = width.min(n - jg);
+                // SAFETY: pc < k and jg < n: B's kc x gcols block at (pc, jg)
+                // lies inside B; `bgroup` holds GROUP * NR * KC values, at
+                // least the ceil(gcols / NR) * NR * kc that pack_b writes.
+                unsafe { pack_b(kc, gcols, b.at(pc, jg), bgroup) };
+                // The group after this one: the next columns, or the first
+                // ones of the next k block.
+                let next = if jg + width < n {
+                    Some((pc, jg + width))
+                } else if pc + KC < k {
+                    Some((pc + KC, 0))
+                } else {
+                    None
+                };
+                let calls = gcols.div_ceil(NR) * row_slivers;
+                let mut ahead = next.map(|(p, j)| {
+                    // SAFETY: (p, j) is an element of B: p < k, j < n.
+                    let at = unsafe { b.at(p, j) };
+                    Ahead::new(at, KC.min(k - p), width.min(n - j), calls)
+                });
+                for jr in (0..gcols).step_by(NR) {
+                    for ir in (0..m).step_by(MR) {
+                        if let Some(ahead) = ahead.as_mut() {
+                            ahead.step();
+                        }
+                        // SAFETY: AVX2+FMA (caller's contract); the A and B slivers hold kc * MR and kc * NR
+                        // packed values; C's min(MR, m - ir) x min(NR, gcols - jr) tile at (ir, jg + jr) lies
+                        // inside C, a `&mut [f64]` that only this thread writes here.
+                        unsafe {
+                            avx2::kernel_rows(
+                                MR.min(m - ir),
+                                kc,
+                                apack.as_ptr().add(ir * kc),
+                                bgroup.as_ptr().add(jr * kc),
+                                c.at(ir, jg + jr).ptr as *mut f64,
+                                c.rs,
+                                c.cs,
+                                NR.min(gcols - jr),
+                                alpha,
+                                beta,
+                            )
+                        };
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Requests a `rows x cols` block of a strided matrix into L2, a share of
+/// its cache lines per call of [`Ahead::step`], so that the whole block is
+/// asked for over `calls` calls. Only blocks contiguous along one side
+/// (`cs == 1` or `rs == 1`) are requested; prefetching is a hint, so the
+/// other case is left to the hardware.
+struct Ahead {
+    /// Start of each contiguous run, and the step from one run to the next.
+    start: *const f64,
+    stride: usize,
+    /// Values per run, runs, and prefetches per run (one per 8 values, plus
+    /// one for the last value, whose line the others may miss).
+    len: usize,
+    runs: usize,
+    per_run: usize,
+    /// Prefetches issued so far, and per call.
+    done: usize,
+    chunk: usize,
+}
+
+impl Ahead {
+    fn new(at: Mat, rows: usize, cols: usize, calls: usize) -> Ahead {
+        let (stride, len, runs) = if at.cs == 1 {
+            (at.rs, cols, rows)
+        } else if at.rs == 1 {
+            (at.cs, rows, cols)
+        } else {
+            (0, 0, 0)
+        };
+        let per_run = len.div_ceil(8) + 1;
+        let total = per_run * runs;
+        Ahead {
+            start: at.ptr,
+            stride,
+            len,
+            runs,
+            per_run,
+            done: 0,
+            chunk: total.div_ceil(calls.max(1)),
+        }
+    }
+
+    /// Issues the next share of the prefetches.
+    fn step(&mut self) {
+        let end = (self.done + self.chunk).min(self.per_run * self.runs);
+        for i in self.done..end {
+            let (run, j) = (i / self.per_run, i % self.per_run);
+            let value = (8 * j).min(self.len - 1);
+            // (`wrapping_add`: only an address for the hint; it lies inside
+            // the block, but a prefetch would not fault even if it did not.)
+            avx2::prefetch_l2(self.start.wrapping_add(run * self.stride + value));
+        }
+        self.done = end;
+    }
 }
 
 /// The blocked loop on one thread.
@@ -182,14 +346,14 @@ unsafe fn serial(m: usize, k: usize, n: usize, alpha: f64, a: Mat, b: Mat, beta:
                             // values; C's min(MR, mc-ir) x min(NR, nc-jr) tile at (ic+ir, jc+jr) lies inside C, a
                             // `&mut [f64]` that only this thread writes in this block.
                             unsafe {
-                                avx2::kernel(
+                                avx2::kernel_rows(
+                                    MR.min(mc - ir),
                                     kc,
                                     apack.as_ptr().add(ir * kc),
                                     bpack.as_ptr().add(jr * kc),
                                     c.at(ic + ir, jc + jr).ptr as *mut f64,
                                     c.rs,
                                     c.cs,
-                                    MR.min(mc - ir),
                                     NR.min(nc - jr),
                                     alpha,
                                     beta,
