@@ -32,6 +32,10 @@ const GROUP: usize = 8;
 /// Fewest rows of C for [`short_serial`]: below it each packed B sliver
 /// serves too few kernel calls to pay for requesting the next group ahead.
 const SHORT_MIN: usize = 4 * MR;
+/// Values between the packed B slivers of a group beyond their own: one
+/// cache line, so that the slivers, 16 KB apart otherwise, do not all start
+/// in the same L1 set (packing writes the same row of each at once).
+const SKEW: usize = 8;
 
 /// A strided matrix view: element `(i, j)` is at `ptr + i * rs + j * cs`.
 /// A and B are only read through it; C, whose pointer comes from the
@@ -190,7 +194,7 @@ unsafe fn short_serial(
             Err(_) => (&mut fresh.0, &mut fresh.1),
         };
         let apack = aligned(abuf, MC.div_ceil(MR) * MR * KC);
-        let bgroup = aligned(bbuf, GROUP * NR * KC);
+        let bgroup = aligned(bbuf, GROUP * (NR * KC + SKEW));
         let row_slivers = m.div_ceil(MR);
         let width = GROUP * NR;
         for pc in (0..k).step_by(KC) {
@@ -198,15 +202,23 @@ unsafe fn short_serial(
             // Only the first k block sees the caller's beta; later ones
             // add to what the earlier ones wrote.
             let beta = if pc == 0 { beta } else { 1.0 };
+            let bstride = NR * kc + SKEW;
             // SAFETY: pc < k: A's m x kc block at (0, pc) lies inside A, and
             // `apack` holds ceil(MC / MR) * MR * KC >= ceil(m / MR) * MR * kc.
             unsafe { pack_a(m, kc, a.at(0, pc), apack) };
+            // A's next k block, requested over this block's kernel calls.
+            let mut ahead_a = (pc + KC < k).then(|| {
+                // SAFETY: (0, pc + KC) is an element of A: pc + KC < k.
+                let at = unsafe { a.at(0, pc + KC) };
+                Ahead::new(at, m, KC.min(k - pc - KC), n.div_ceil(NR) * row_slivers)
+            });
             for jg in (0..n).step_by(width) {
                 let gcols = width.min(n - jg);
                 // SAFETY: pc < k and jg < n: B's kc x gcols block at (pc, jg)
-                // lies inside B; `bgroup` holds GROUP * NR * KC values, at
-                // least the ceil(gcols / NR) * NR * kc that pack_b writes.
-                unsafe { pack_b(kc, gcols, b.at(pc, jg), bgroup) };
+                // lies inside B; `bgroup` holds GROUP * (NR * KC + SKEW)
+                // values, at least the ceil(gcols / NR) slivers of bstride
+                // that pack_b writes.
+                unsafe { pack_b(kc, gcols, b.at(pc, jg), bstride, bgroup) };
                 // The group after this one: the next columns, or the first
                 // ones of the next k block.
                 let next = if jg + width < n {
@@ -224,7 +236,7 @@ unsafe fn short_serial(
                 });
                 for jr in (0..gcols).step_by(NR) {
                     for ir in (0..m).step_by(MR) {
-                        if let Some(ahead) = ahead.as_mut() {
+                        for ahead in [&mut ahead, &mut ahead_a].into_iter().flatten() {
                             ahead.step();
                         }
                         // SAFETY: AVX2+FMA (caller's contract); the A and B slivers hold kc * MR and kc * NR
@@ -235,7 +247,7 @@ unsafe fn short_serial(
                                 MR.min(m - ir),
                                 kc,
                                 apack.as_ptr().add(ir * kc),
-                                bgroup.as_ptr().add(jr * kc),
+                                bgroup.as_ptr().add(jr / NR * bstride),
                                 c.at(ir, jg + jr).ptr as *mut f64,
                                 c.rs,
                                 c.cs,
@@ -257,16 +269,16 @@ unsafe fn short_serial(
 /// (`cs == 1` or `rs == 1`) are requested; prefetching is a hint, so the
 /// other case is left to the hardware.
 struct Ahead {
-    /// Start of each contiguous run, and the step from one run to the next.
-    start: *const f64,
+    /// Start of the current contiguous run, and the step to the next run.
+    line: *const f64,
     stride: usize,
-    /// Values per run, runs, and prefetches per run (one per 8 values, plus
-    /// one for the last value, whose line the others may miss).
+    /// Values per run, runs not yet finished, and the next value of the
+    /// current run to request (every 8th, then the last, whose line the
+    /// others may miss).
     len: usize,
     runs: usize,
-    per_run: usize,
-    /// Prefetches issued so far, and per call.
-    done: usize,
+    at: usize,
+    /// Prefetches per call.
     chunk: usize,
 }
 
@@ -279,30 +291,35 @@ impl Ahead {
         } else {
             (0, 0, 0)
         };
-        let per_run = len.div_ceil(8) + 1;
-        let total = per_run * runs;
+        let total = (len.div_ceil(8) + 1) * runs;
         Ahead {
-            start: at.ptr,
+            line: at.ptr,
             stride,
             len,
             runs,
-            per_run,
-            done: 0,
+            at: 0,
             chunk: total.div_ceil(calls.max(1)),
         }
     }
 
     /// Issues the next share of the prefetches.
     fn step(&mut self) {
-        let end = (self.done + self.chunk).min(self.per_run * self.runs);
-        for i in self.done..end {
-            let (run, j) = (i / self.per_run, i % self.per_run);
-            let value = (8 * j).min(self.len - 1);
+        for _ in 0..self.chunk {
+            if self.runs == 0 {
+                return;
+            }
+            let last = self.len - 1;
             // (`wrapping_add`: only an address for the hint; it lies inside
             // the block, but a prefetch would not fault even if it did not.)
-            avx2::prefetch_l2(self.start.wrapping_add(run * self.stride + value));
+            avx2::prefetch_l2(self.line.wrapping_add(self.at.min(last)));
+            if self.at >= last {
+                self.line = self.line.wrapping_add(self.stride);
+                self.runs -= 1;
+                self.at = 0;
+            } else {
+                self.at += 8;
+            }
         }
-        self.done = end;
     }
 }
 
@@ -334,7 +351,7 @@ unsafe fn serial(m: usize, k: usize, n: usize, alpha: f64, a: Mat, b: Mat, beta:
                 // SAFETY: pc < k and jc < n, so B's block (pc.., jc..) of
                 // kc x nc lies inside B; `bpack` holds the
                 // ceil(nc / NR) * NR * kc values pack_b writes.
-                unsafe { pack_b(kc, nc, b.at(pc, jc), bpack) };
+                unsafe { pack_b(kc, nc, b.at(pc, jc), NR * kc, bpack) };
                 for ic in (0..m).step_by(MC) {
                     let mc = MC.min(m - ic);
                     // SAFETY: as for B: A's mc x kc block at (ic, pc) lies
@@ -383,17 +400,18 @@ fn aligned(buf: &mut Vec<f64>, len: usize) -> &mut [f64] {
 /// The view covers an `mc x kc` block of readable values.
 unsafe fn pack_a(mc: usize, kc: usize, a: Mat, out: &mut [f64]) {
     // SAFETY: the caller's contract (rows are A's lines).
-    unsafe { pack::<MR>(mc, kc, a.ptr, a.rs, a.cs, out) };
+    unsafe { pack::<MR>(mc, kc, a.ptr, a.rs, a.cs, MR * kc, out) };
 }
 
-/// Packs the `kc x nc` block of B into column slivers of `NR`: sliver `s`
-/// holds `B[p, s*NR + j]` at `s*NR*kc + p*NR + j`, zero past the last column.
+/// Packs the `kc x nc` block of B into column slivers of `NR`, each
+/// `stride >= NR * kc` values after the previous one: sliver `s` holds
+/// `B[p, s*NR + j]` at `s*stride + p*NR + j`, zero past the last column.
 ///
 /// # Safety
 /// The view covers a `kc x nc` block of readable values.
-unsafe fn pack_b(kc: usize, nc: usize, b: Mat, out: &mut [f64]) {
+unsafe fn pack_b(kc: usize, nc: usize, b: Mat, stride: usize, out: &mut [f64]) {
     // SAFETY: the caller's contract (columns are B's lines).
-    unsafe { pack::<NR>(nc, kc, b.ptr, b.cs, b.rs, out) };
+    unsafe { pack::<NR>(nc, kc, b.ptr, b.cs, b.rs, stride, out) };
 }
 
 /// Rows of the source to request ahead of the packing loop: the jump from
@@ -401,10 +419,12 @@ unsafe fn pack_b(kc: usize, nc: usize, b: Mat, out: &mut [f64]) {
 /// apart and read 2 KB at a time).
 const AHEAD: usize = 8;
 
-/// Packs `len` lines of `kc` values into slivers of `W` lines: line `l`'s
+/// Packs `len` lines of `kc` values into slivers of `W` lines, each
+/// `sliver_stride >= W * kc` values after the previous one: line `l`'s
 /// value `p` is at `src + l * line_stride + p * k_stride` and goes to
-/// `(l / W) * W * kc + p * W + l % W`. Lines past `len` in the last sliver
-/// are zero. (`out` is a slice: a short one panics, it is never overrun.)
+/// `(l / W) * sliver_stride + p * W + l % W`. Lines past `len` in the last
+/// sliver are zero. (`out` is a slice: a short one panics, it is never
+/// overrun.)
 ///
 /// # Safety
 /// The CPU supports AVX2 (only the AVX2 path packs); `src + l * line_stride
@@ -415,10 +435,17 @@ unsafe fn pack<const W: usize>(
     src: *const f64,
     line_stride: usize,
     k_stride: usize,
+    sliver_stride: usize,
     out: &mut [f64],
 ) {
+    if len == 0 {
+        return;
+    }
     let slivers = len.div_ceil(W);
-    let out = &mut out[..slivers * W * kc];
+    let ss = sliver_stride.max(W * kc);
+    // (len, kc and the stride are bounded by the block sizes, so this
+    // cannot overflow.)
+    let out = &mut out[..(slivers - 1) * ss + W * kc];
     if line_stride == 1 {
         // The W values of one step are contiguous: walk the source row by
         // row (sequential reads), writing W values into each sliver.
@@ -435,18 +462,19 @@ unsafe fn pack<const W: usize>(
                 avx2::prefetch_lines(unsafe { src.add((p + AHEAD) * k_stride) }, len);
             }
             for s in 0..full {
-                let at = s * W * kc + p * W;
+                let at = s * ss + p * W;
                 out[at..at + W].copy_from_slice(&row[s * W..s * W + W]);
             }
             if rest > 0 {
-                let at = full * W * kc + p * W;
+                let at = full * ss + p * W;
                 out[at..at + rest].copy_from_slice(&row[full * W..]);
                 out[at + rest..at + W].fill(0.0);
             }
         }
     } else {
         // Each line is read along k (contiguous when k_stride == 1).
-        for (s, sliver) in out.chunks_exact_mut(W * kc).enumerate() {
+        for s in 0..slivers {
+            let sliver = &mut out[s * ss..s * ss + W * kc];
             let lines = W.min(len - s * W);
             if lines < W {
                 sliver.fill(0.0);
