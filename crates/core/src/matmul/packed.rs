@@ -429,6 +429,7 @@ const AHEAD: usize = 8;
 /// # Safety
 /// The CPU supports AVX2 (only the AVX2 path packs); `src + l * line_stride
 /// + p * k_stride` is readable for every `l < len`, `p < kc`.
+#[target_feature(enable = "avx2,fma")]
 unsafe fn pack<const W: usize>(
     len: usize,
     kc: usize,
