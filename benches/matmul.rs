@@ -33,10 +33,16 @@
 //! picks and the micro-kernel of each path; `PEAK` lines
 //! (`PEAK<TAB>loop<TAB>threads<TAB>GFLOP/s`: the f64 FMA peak of the widest
 //! vectors the CPU has, `benches/common/peak.rs`, on one core and on all
-//! cores at once), then one line per (kernel, shape) in numpy_gemm.py's
-//! format plus three columns:
-//! `RESULT<TAB>label<TAB>shape<TAB>m<TAB>k<TAB>n<TAB>GFLOP/s<TAB>ms<TAB>frac_machine_peak<TAB>threads<TAB>frac_peak_of_threads_used`.
+//! cores at once) and a `PEAK_CPU` line (the same loop on one core, per
+//! second of its CPU time), then one line per (kernel, shape) in
+//! numpy_gemm.py's format plus five columns:
+//! `RESULT<TAB>label<TAB>shape<TAB>m<TAB>k<TAB>n<TAB>GFLOP/s<TAB>ms<TAB>frac_machine_peak<TAB>threads<TAB>frac_peak_of_threads_used<TAB>cpu_ms<TAB>frac_peak_per_cpu_s`.
 //! Timing is numpy_gemm.py's `time_it`: median of up to 5 batches of ~70 ms.
+//! `cpu_ms` is the CPU time the whole process used per call (median batch;
+//! every thread, spinning ones too), and `frac_peak_per_cpu_s` the GFLOP per
+//! CPU-second against `PEAK_CPU`: on a machine shared with other work it
+//! leaves out the time other processes took, so it compares kernels (and
+//! runs) where wall-time figures cannot.
 //! Every kernel's result is checked against `matrixmultiply` (relative error
 //! at most 1e-12), and the harness exits non-zero on a mismatch.
 
@@ -89,8 +95,8 @@ const SHAPES: [Shape; 12] = [
 
 /// numpy_gemm.py's `time_it`: warm up ~50 ms, then up to `nbatch` batches of
 /// ~70 ms (fewer if that would pass `max_total_s`); median seconds per call.
-/// Returns (GFLOP/s, ms).
-fn time_it(mut f: impl FnMut(), flops: f64, max_total_s: f64) -> (f64, f64) {
+/// Returns (GFLOP/s, ms, process CPU ms per call in the median-CPU batch).
+fn time_it(mut f: impl FnMut(), flops: f64, max_total_s: f64) -> (f64, f64, f64) {
     let once = |f: &mut dyn FnMut()| {
         let t = Instant::now();
         f();
@@ -106,18 +112,20 @@ fn time_it(mut f: impl FnMut(), flops: f64, max_total_s: f64) -> (f64, f64) {
     if one * (reps * nbatch) as f64 > max_total_s {
         nbatch = ((max_total_s / (one * reps as f64)) as usize).max(1);
     }
-    let mut per: Vec<f64> = (0..nbatch)
+    let (mut per, mut cpu): (Vec<f64>, Vec<f64>) = (0..nbatch)
         .map(|_| {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), peak::cpu_seconds(false));
             for _ in 0..reps {
                 f();
             }
-            t.elapsed().as_secs_f64() / reps as f64
+            let wall = t.elapsed().as_secs_f64() / reps as f64;
+            (wall, (peak::cpu_seconds(false) - c) / reps as f64)
         })
-        .collect();
+        .unzip();
     per.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
     let med = per[per.len() / 2];
-    (flops / med / 1e9, med * 1e3)
+    (flops / med / 1e9, med * 1e3, cpu[cpu.len() / 2] * 1e3)
 }
 
 // ---------------------------------------------------------------- kernels
@@ -189,15 +197,18 @@ fn cores() -> usize {
 struct Peaks {
     core: f64,
     machine: f64,
+    /// One core, per second of its CPU time.
+    core_cpu: f64,
 }
 
 impl Peaks {
     fn from_env() -> Option<Peaks> {
         let v = env::var("GRADTAPE_BENCH_PEAK").ok()?;
-        let (a, b) = v.split_once(',')?;
+        let mut it = v.split(',').map(|x| x.parse().ok());
         Some(Peaks {
-            core: a.parse().ok()?,
-            machine: b.parse().ok()?,
+            core: it.next()??,
+            machine: it.next()??,
+            core_cpu: it.next()??,
         })
     }
 }
@@ -295,7 +306,7 @@ fn child(group: &str, idx: usize, filters: &[String]) {
             continue;
         }
         c.fill(f64::NAN);
-        let (gf, ms) = time_it(|| f(black_box(&mut c)), flops, 4.0);
+        let (gf, ms, cpu_ms) = time_it(|| f(black_box(&mut c)), flops, 4.0);
         let err = c
             .iter()
             .zip(&reference)
@@ -305,12 +316,16 @@ fn child(group: &str, idx: usize, filters: &[String]) {
             eprintln!("CHECK-FAIL\t{label}\t{}\trelative error {err:e}", s.name);
             exit(1);
         }
-        let (frac, frac_used) = match &peaks {
-            Some(p) => (gf / p.machine, gf / (p.core * *threads as f64)),
-            None => (f64::NAN, f64::NAN),
+        let (frac, frac_used, frac_cpu) = match &peaks {
+            Some(p) => (
+                gf / p.machine,
+                gf / (p.core * *threads as f64),
+                flops / (cpu_ms * 1e-3) / 1e9 / p.core_cpu,
+            ),
+            None => (f64::NAN, f64::NAN, f64::NAN),
         };
         println!(
-            "RESULT\t{label}\t{}\t{}\t{}\t{}\t{gf:.3}\t{ms:.5}\t{frac:.3}\t{threads}\t{frac_used:.3}",
+            "RESULT\t{label}\t{}\t{}\t{}\t{}\t{gf:.3}\t{ms:.5}\t{frac:.3}\t{threads}\t{frac_used:.3}\t{cpu_ms:.5}\t{frac_cpu:.3}",
             s.name, s.m, s.k, s.n
         );
     }
@@ -358,17 +373,19 @@ fn main() {
     }
     let core = peak::fma_peak(1);
     let machine = peak::fma_peak(n);
+    let core_cpu = peak::fma_peak_cpu();
     println!("PEAK\t{kind}\t1\t{core:.3}");
     println!("PEAK\t{kind}\t{n}\t{machine:.3}");
+    println!("PEAK_CPU\t{kind}\t1\t{core_cpu:.3}");
     println!(
         "# env MATMUL_NUM_THREADS={:?} RAYON_NUM_THREADS={:?}; cores={n}",
         env::var("MATMUL_NUM_THREADS").ok(),
         env::var("RAYON_NUM_THREADS").ok()
     );
-    println!("# columns: RESULT label shape m k n GFLOP/s ms frac_machine_peak threads frac_peak_of_threads_used");
+    println!("# columns: RESULT label shape m k n GFLOP/s ms frac_machine_peak threads frac_peak_of_threads_used cpu_ms frac_peak_per_cpu_s");
 
     let exe = env::current_exe().expect("path of this bench binary");
-    let peak = format!("{core},{machine}");
+    let peak = format!("{core},{machine},{core_cpu}");
     let mut failed = false;
     for (idx, s) in SHAPES.iter().enumerate() {
         if filters.iter().any(|f| is_shape_filter(f))

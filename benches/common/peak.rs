@@ -1,6 +1,11 @@
 //! The machine's limits, measured: the f64 FMA peak with the widest vectors
 //! the CPU has, and the memory bandwidth of a large triad. Included by
 //! `benches/matmul.rs` and `benches/step.rs` (`#[path] mod peak;`).
+//!
+//! On a machine shared with other work, wall time counts the time the
+//! scheduler gave to others; [`cpu_seconds`] and [`fma_peak_cpu`] measure
+//! CPU time instead, so a kernel's CPU time against the FMA loop's stays a
+//! meaningful ratio under load (cache contention still shows in both).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -148,6 +153,56 @@ pub fn fma_peak(threads: usize) -> f64 {
         best = best.max(threads as f64 * iters as f64 * per_iter_flops / secs / 1e9);
     }
     best
+}
+
+/// Peak f64 GFLOP/s of one thread running the widest FMA loop, per second
+/// of that thread's CPU time: the best of 5 runs of ~0.1 s.
+#[allow(dead_code)]
+pub fn fma_peak_cpu() -> f64 {
+    let per_iter_flops = fma_kind().1;
+    let t = cpu_seconds(true);
+    black_box(fma_loop(1_000_000));
+    let per_iter = ((cpu_seconds(true) - t) / 1e6).max(1e-10);
+    let iters = ((0.1 / per_iter) as u64).max(1000);
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let t = cpu_seconds(true);
+        black_box(fma_loop(black_box(iters)));
+        let secs = cpu_seconds(true) - t;
+        best = best.max(iters as f64 * per_iter_flops / secs / 1e9);
+    }
+    best
+}
+
+/// CPU time used so far, in seconds, by the calling thread (`thread`) or by
+/// the whole process (every thread): unlike wall time, it leaves out the
+/// time the scheduler gave to other processes. NaN where unsupported (only
+/// 64-bit Linux is).
+#[allow(dead_code)]
+pub fn cpu_seconds(thread: bool) -> f64 {
+    #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+    {
+        /// `struct timespec` on 64-bit Linux: `time_t` and `long`.
+        #[repr(C)]
+        struct Timespec {
+            sec: i64,
+            nsec: i64,
+        }
+        extern "C" {
+            fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+        }
+        // CLOCK_THREAD_CPUTIME_ID and CLOCK_PROCESS_CPUTIME_ID.
+        let clock = if thread { 3 } else { 2 };
+        let mut t = Timespec { sec: 0, nsec: 0 };
+        // SAFETY: clock_gettime (libc, always linked on Linux) writes one
+        // `struct timespec` through the pointer, which points at `t`, laid
+        // out as that struct on 64-bit Linux.
+        if unsafe { clock_gettime(clock, &mut t) } == 0 {
+            return t.sec as f64 + t.nsec as f64 * 1e-9;
+        }
+    }
+    let _ = thread;
+    f64::NAN
 }
 
 /// Memory bandwidth in GB/s of `threads` threads running the triad

@@ -166,6 +166,19 @@ fn matches_naive_on_odd_and_empty_sizes() {
         // Blocks of the threaded matrixmultiply path: rows not a multiple
         // of its 8-row tiles, split in two.
         (203, 300, 77),
+        // The avx2 path's loop for a short C (24 to 120 rows): every height
+        // of the last row sliver (1 to 6 rows), B in several groups of 64
+        // columns with a partial last sliver, k past one block; and the
+        // shortest and tallest such C, and the first taller one.
+        (24, 260, 131),
+        (25, 260, 131),
+        (26, 300, 70),
+        (27, 257, 200),
+        (28, 513, 67),
+        (29, 100, 205),
+        (23, 260, 131),
+        (120, 300, 131),
+        (121, 300, 131),
     ];
     for path in paths() {
         for (m, k, n) in sizes {
@@ -453,6 +466,11 @@ fn dump_cases() -> Vec<(String, u64, Option<u64>)> {
         (7, 3, 5),
         (997, 601, 3),
         (3, 601, 997),
+        // A short C (the avx2 path's own loop), threaded over its columns
+        // and with a partial last row sliver, and a C just too tall for it.
+        (101, 520, 130),
+        (29, 300, 205),
+        (125, 260, 70),
     ] {
         for (a_t, b_t) in TRANSPOSES {
             shapes.push((format!("{m}x{k}x{n}"), m, k, n, a_t, b_t));

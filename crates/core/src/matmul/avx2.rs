@@ -8,28 +8,65 @@ use super::packed::{MR, NR};
 use std::arch::x86_64::*;
 
 /// `C[..rows, ..cols] = alpha * (A_sliver B_sliver) + beta * C` over `kc`
-/// steps, where C's element `(i, j)` is at `c + i * rsc + j * csc`. With
-/// `beta == 0` C is not read.
+/// steps, where C's element `(i, j)` is at `c + i * rsc + j * csc`, for
+/// `rows` in `1..=MR`. With `beta == 0` C is not read.
 ///
-/// Every element is the same chain of FMAs whatever tile or thread computes
-/// it, and a partial tile (rows < MR or cols < NR) is written with the same
-/// two IEEE operations as a whole one, so the bits never depend on where the
-/// tile edges fall.
+/// A partial sliver (the last rows of A) runs a kernel with only that many
+/// rows of accumulators: its FMAs on the sliver's zero padding would be
+/// wasted work.
 ///
 /// # Safety
-/// The CPU supports AVX2 and FMA; `a` holds `kc * MR` readable values and
-/// `b` `kc * NR`; `c` points at a `rows x cols` block with row stride `ldc`
-/// that nothing else touches during the call.
-#[target_feature(enable = "avx2,fma")]
+/// As for [`kernel`], with `rows <= MR`.
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn kernel(
+pub(super) unsafe fn kernel_rows(
+    rows: usize,
     kc: usize,
     a: *const f64,
     b: *const f64,
     c: *mut f64,
     rsc: usize,
     csc: usize,
-    rows: usize,
+    cols: usize,
+    alpha: f64,
+    beta: f64,
+) {
+    // SAFETY: the caller's contract; each arm's R equals `rows`.
+    unsafe {
+        match rows {
+            6 => kernel::<6>(kc, a, b, c, rsc, csc, cols, alpha, beta),
+            5 => kernel::<5>(kc, a, b, c, rsc, csc, cols, alpha, beta),
+            4 => kernel::<4>(kc, a, b, c, rsc, csc, cols, alpha, beta),
+            3 => kernel::<3>(kc, a, b, c, rsc, csc, cols, alpha, beta),
+            2 => kernel::<2>(kc, a, b, c, rsc, csc, cols, alpha, beta),
+            1 => kernel::<1>(kc, a, b, c, rsc, csc, cols, alpha, beta),
+            _ => unreachable!("a micro-tile has 1 to {MR} rows, not {rows}"),
+        }
+    }
+}
+
+/// `C[..R, ..cols] = alpha * (A_sliver B_sliver) + beta * C` over `kc`
+/// steps, where C's element `(i, j)` is at `c + i * rsc + j * csc`: the
+/// first `R` rows of the sliver's `MR`. With `beta == 0` C is not read.
+///
+/// Every element is the same chain of FMAs whatever tile, kernel height or
+/// thread computes it, and a partial tile (R < MR or cols < NR) is written
+/// with the same two IEEE operations as a whole one, so the bits never
+/// depend on where the tile edges fall.
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA; `R <= MR`; `a` holds `kc * MR` readable
+/// values and `b` `kc * NR`; `c` points at an `R x cols` block with row
+/// stride `rsc` and column stride `csc` that nothing else touches during the
+/// call.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel<const R: usize>(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    c: *mut f64,
+    rsc: usize,
+    csc: usize,
     cols: usize,
     alpha: f64,
     beta: f64,
@@ -38,21 +75,21 @@ pub(super) unsafe fn kernel(
     // hides the miss (C is often out of cache: dW1 is 12 MB).
     // (`wrapping_add`: in a partial tile the last column's address may lie
     // past C; a prefetch never faults, but `add` must stay in bounds.)
-    for i in 0..rows {
+    for i in 0..R {
         let row = c.wrapping_add(i * rsc);
         _mm_prefetch::<_MM_HINT_T0>(row as *const i8);
         _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add((NR - 1) * csc) as *const i8);
     }
-    let mut acc = [[_mm256_setzero_pd(); 2]; MR];
+    let mut acc = [[_mm256_setzero_pd(); 2]; R];
     let (mut a, mut b) = (a, b);
     for _ in 0..kc {
-        // SAFETY: step p < kc: `b` and `a` point at the step's NR = 8 and MR = 6 values, inside the
-        // kc*NR and kc*MR the caller guarantees; after the last step `add` lands one past the end,
-        // which is allowed.
+        // SAFETY: step p < kc: `b` and `a` point at the step's NR = 8 and MR = 6 values (R <= MR
+        // read), inside the kc*NR and kc*MR the caller guarantees; after the last step `add` lands
+        // one past the end, which is allowed.
         unsafe {
             let b0 = _mm256_loadu_pd(b);
             let b1 = _mm256_loadu_pd(b.add(4));
-            // Unrolled by the compiler: MR is a constant.
+            // Unrolled by the compiler: R is a constant.
             for (i, row) in acc.iter_mut().enumerate() {
                 let ai = _mm256_broadcast_sd(&*a.add(i));
                 row[0] = _mm256_fmadd_pd(ai, b0, row[0]);
@@ -65,12 +102,12 @@ pub(super) unsafe fn kernel(
 
     let va = _mm256_set1_pd(alpha);
     let vb = _mm256_set1_pd(beta);
-    if rows == MR && cols == NR && csc == 1 {
+    if cols == NR && csc == 1 {
         for (i, row) in acc.iter().enumerate() {
             for (h, &v) in row.iter().enumerate() {
-                // SAFETY: a whole tile with contiguous rows: C's (i, 4h ..
-                // 4h + 4) are in the caller's `rows x cols` block (i < MR =
-                // rows, 4h + 4 <= NR = cols), which nothing else touches.
+                // SAFETY: whole rows of contiguous C: C's (i, 4h .. 4h + 4)
+                // are in the caller's `R x cols` block (i < R, 4h + 4 <=
+                // NR = cols), which nothing else touches.
                 unsafe {
                     let p = c.add(i * rsc + 4 * h);
                     let mut out = _mm256_mul_pd(va, v);
@@ -82,7 +119,7 @@ pub(super) unsafe fn kernel(
             }
         }
     } else {
-        let mut tile = [[0.0f64; NR]; MR];
+        let mut tile = [[0.0f64; NR]; R];
         for (t, row) in tile.iter_mut().zip(&acc) {
             // SAFETY: each row of `tile` holds NR = 8 values, the two stores
             // write 4 each.
@@ -91,9 +128,9 @@ pub(super) unsafe fn kernel(
                 _mm256_storeu_pd(t.as_mut_ptr().add(4), row[1]);
             }
         }
-        for (i, t) in tile.iter().enumerate().take(rows) {
+        for (i, t) in tile.iter().enumerate() {
             for (j, &v) in t.iter().enumerate().take(cols) {
-                // SAFETY: i < rows and j < cols: inside the caller's block.
+                // SAFETY: i < R and j < cols: inside the caller's block.
                 unsafe {
                     let p = c.add(i * rsc + j * csc);
                     // The same two operations, in the same order, as above.
@@ -167,4 +204,11 @@ pub(super) fn prefetch_lines(src: *const f64, len: usize) {
         // SAFETY: prefetching does not access memory (any address is fine).
         unsafe { _mm_prefetch::<_MM_HINT_T0>(src.wrapping_add(i) as *const i8) };
     }
+}
+
+/// Asks for the cache line holding `p` in L2 (a hint: never faults; any
+/// address is fine).
+pub(super) fn prefetch_l2(p: *const f64) {
+    // SAFETY: prefetching does not access memory (any address is fine).
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) };
 }

@@ -4,10 +4,16 @@
 //! (KC * NR * 8 = 16 KB) stays in L1 while A's block (MC * KC * 8 = 240 KB)
 //! stays in L2.
 //!
+//! A short C (a batch of 24 to 120 rows, as every product of a training
+//! step on a batch of 100) takes a loop of its own, `short_serial`: A is one
+//! block, and B is packed a few slivers at a time, its next group requested
+//! while the kernels run, instead of a whole block from memory up front.
+//!
 //! Threads split C into column blocks (or row blocks, when C is taller than
-//! wide), each computed by the serial loop on its own packing buffers. The
-//! `k` sum is never split, and its blocking (`KC`) is fixed, so every element
-//! of C is the same sequence of operations whatever the thread count.
+//! wide), each computed by one of the two loops on its own packing buffers.
+//! The `k` sum is never split, and its blocking (`KC`) is fixed, so every
+//! element of C is the same sequence of operations whatever the thread count
+//! or the loop.
 
 use super::avx2;
 use std::cell::RefCell;
@@ -19,6 +25,17 @@ pub(super) const NR: usize = 8;
 const KC: usize = 256;
 const MC: usize = 120;
 const NC: usize = 2048;
+/// B slivers packed at a time in [`short_serial`]'s loop: enough that a row-major
+/// B is read in runs of whole cache lines (one page visit per row serves
+/// GROUP slivers), few enough that the packed group (128 KB) stays in L2.
+const GROUP: usize = 8;
+/// Fewest rows of C for [`short_serial`]: below it each packed B sliver
+/// serves too few kernel calls to pay for requesting the next group ahead.
+const SHORT_MIN: usize = 4 * MR;
+/// Values between the packed B slivers of a group beyond their own: one
+/// cache line, so that the slivers, 16 KB apart otherwise, do not all start
+/// in the same L1 set (packing writes the same row of each at once).
+const SKEW: usize = 8;
 
 /// A strided matrix view: element `(i, j)` is at `ptr + i * rs + j * cs`.
 /// A and B are only read through it; C, whose pointer comes from the
@@ -107,6 +124,12 @@ pub(super) unsafe fn gemm(
     } else {
         1
     };
+    // A short C (a batch of rows) takes `short_serial`'s loop, when its
+    // threads would split the columns.
+    let short = (SHORT_MIN..=MC).contains(&m) && (threads == 1 || n >= m);
+    // (`serial` or `short_serial` on one block: both have `serial`'s
+    // contract.)
+    let one_thread = if short { short_serial } else { serial };
     // Split the longer side of C, in whole slivers; each thread packs its own
     // copy of the other operand, and the shorter side's operand is the
     // smaller one to copy twice.
@@ -115,7 +138,7 @@ pub(super) unsafe fn gemm(
     let parts = threads.min(slivers).max(1);
     if parts == 1 {
         // SAFETY: the caller's contract, for the whole product.
-        unsafe { serial(m, k, n, alpha, a, b, beta, c) };
+        unsafe { one_thread(m, k, n, alpha, a, b, beta, c) };
         return;
     }
     let per = slivers.div_ceil(parts) * unit;
@@ -130,16 +153,174 @@ pub(super) unsafe fn gemm(
         // two threads write the same element of C.
         unsafe {
             if n >= m {
-                let (b, c) = (b.at(0, lo), c.at(0, lo));
-                serial(m, k, hi - lo, alpha, a, b, beta, c);
+                one_thread(m, k, hi - lo, alpha, a, b.at(0, lo), beta, c.at(0, lo));
             } else {
-                let (a, c) = (a.at(lo, 0), c.at(lo, 0));
-                serial(hi - lo, k, n, alpha, a, b, beta, c);
+                one_thread(hi - lo, k, n, alpha, a.at(lo, 0), b, beta, c.at(lo, 0));
             }
         }
     };
     use rayon::prelude::*;
     (0..parts).into_par_iter().for_each(run);
+}
+
+/// The blocked loop on one thread for a short C, of `SHORT_MIN ..= MC`
+/// rows (a batch): A's rows are one block, packed once per k block. B, the
+/// large operand here, is packed `GROUP` slivers at a time right before the
+/// kernels that use them, while the next group's source is requested into
+/// L2 a piece per kernel call: its reads overlap the arithmetic instead of
+/// stalling a packing pass of their own (`serial` packs all of a k block of
+/// B, from memory, before any kernel runs).
+///
+/// # Safety
+/// As for [`gemm`], for these views: A `(m, k)`, B `(k, n)`, C `(m, n)`,
+/// `1 <= m <= MC`, `k, n >= 1`, C written by no one else during the call.
+#[allow(clippy::too_many_arguments)]
+unsafe fn short_serial(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f64,
+    a: Mat,
+    b: Mat,
+    beta: f64,
+    c: Mat,
+) {
+    PACK.with(|cell| {
+        // As in `serial`: never re-entered, a fresh pair is the fallback.
+        let mut fresh = (Vec::new(), Vec::new());
+        let mut guard = cell.try_borrow_mut();
+        let (abuf, bbuf) = match guard.as_deref_mut() {
+            Ok(bufs) => (&mut bufs.0, &mut bufs.1),
+            Err(_) => (&mut fresh.0, &mut fresh.1),
+        };
+        let apack = aligned(abuf, MC.div_ceil(MR) * MR * KC);
+        let bgroup = aligned(bbuf, GROUP * (NR * KC + SKEW));
+        let row_slivers = m.div_ceil(MR);
+        let width = GROUP * NR;
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            // Only the first k block sees the caller's beta; later ones
+            // add to what the earlier ones wrote.
+            let beta = if pc == 0 { beta } else { 1.0 };
+            let bstride = NR * kc + SKEW;
+            // SAFETY: pc < k: A's m x kc block at (0, pc) lies inside A, and
+            // `apack` holds ceil(MC / MR) * MR * KC >= ceil(m / MR) * MR * kc.
+            unsafe { pack_a(m, kc, a.at(0, pc), apack) };
+            // A's next k block, requested over this block's kernel calls.
+            let mut ahead_a = (pc + KC < k).then(|| {
+                // SAFETY: (0, pc + KC) is an element of A: pc + KC < k.
+                let at = unsafe { a.at(0, pc + KC) };
+                Ahead::new(at, m, KC.min(k - pc - KC), n.div_ceil(NR) * row_slivers)
+            });
+            for jg in (0..n).step_by(width) {
+                let gcols = width.min(n - jg);
+                // SAFETY: pc < k and jg < n: B's kc x gcols block at (pc, jg)
+                // lies inside B; `bgroup` holds GROUP * (NR * KC + SKEW)
+                // values, at least the ceil(gcols / NR) slivers of bstride
+                // that pack_b writes.
+                unsafe { pack_b(kc, gcols, b.at(pc, jg), bstride, bgroup) };
+                // The group after this one: the next columns, or the first
+                // ones of the next k block.
+                let next = if jg + width < n {
+                    Some((pc, jg + width))
+                } else if pc + KC < k {
+                    Some((pc + KC, 0))
+                } else {
+                    None
+                };
+                let calls = gcols.div_ceil(NR) * row_slivers;
+                let mut ahead = next.map(|(p, j)| {
+                    // SAFETY: (p, j) is an element of B: p < k, j < n.
+                    let at = unsafe { b.at(p, j) };
+                    Ahead::new(at, KC.min(k - p), width.min(n - j), calls)
+                });
+                for jr in (0..gcols).step_by(NR) {
+                    for ir in (0..m).step_by(MR) {
+                        for ahead in [&mut ahead, &mut ahead_a].into_iter().flatten() {
+                            ahead.step();
+                        }
+                        // SAFETY: AVX2+FMA (caller's contract); the A and B slivers hold kc * MR and kc * NR
+                        // packed values; C's min(MR, m - ir) x min(NR, gcols - jr) tile at (ir, jg + jr) lies
+                        // inside C, a `&mut [f64]` that only this thread writes here.
+                        unsafe {
+                            avx2::kernel_rows(
+                                MR.min(m - ir),
+                                kc,
+                                apack.as_ptr().add(ir * kc),
+                                bgroup.as_ptr().add(jr / NR * bstride),
+                                c.at(ir, jg + jr).ptr as *mut f64,
+                                c.rs,
+                                c.cs,
+                                NR.min(gcols - jr),
+                                alpha,
+                                beta,
+                            )
+                        };
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Requests a `rows x cols` block of a strided matrix into L2, a share of
+/// its cache lines per call of [`Ahead::step`], so that the whole block is
+/// asked for over `calls` calls. Only blocks contiguous along one side
+/// (`cs == 1` or `rs == 1`) are requested; prefetching is a hint, so the
+/// other case is left to the hardware.
+struct Ahead {
+    /// Start of the current contiguous run, and the step to the next run.
+    line: *const f64,
+    stride: usize,
+    /// Values per run, runs not yet finished, and the next value of the
+    /// current run to request (every 8th, then the last, whose line the
+    /// others may miss).
+    len: usize,
+    runs: usize,
+    at: usize,
+    /// Prefetches per call.
+    chunk: usize,
+}
+
+impl Ahead {
+    fn new(at: Mat, rows: usize, cols: usize, calls: usize) -> Ahead {
+        let (stride, len, runs) = if at.cs == 1 {
+            (at.rs, cols, rows)
+        } else if at.rs == 1 {
+            (at.cs, rows, cols)
+        } else {
+            (0, 0, 0)
+        };
+        let total = (len.div_ceil(8) + 1) * runs;
+        Ahead {
+            line: at.ptr,
+            stride,
+            len,
+            runs,
+            at: 0,
+            chunk: total.div_ceil(calls.max(1)),
+        }
+    }
+
+    /// Issues the next share of the prefetches.
+    fn step(&mut self) {
+        for _ in 0..self.chunk {
+            if self.runs == 0 {
+                return;
+            }
+            let last = self.len - 1;
+            // (`wrapping_add`: only an address for the hint; it lies inside
+            // the block, but a prefetch would not fault even if it did not.)
+            avx2::prefetch_l2(self.line.wrapping_add(self.at.min(last)));
+            if self.at >= last {
+                self.line = self.line.wrapping_add(self.stride);
+                self.runs -= 1;
+                self.at = 0;
+            } else {
+                self.at += 8;
+            }
+        }
+    }
 }
 
 /// The blocked loop on one thread.
@@ -170,7 +351,7 @@ unsafe fn serial(m: usize, k: usize, n: usize, alpha: f64, a: Mat, b: Mat, beta:
                 // SAFETY: pc < k and jc < n, so B's block (pc.., jc..) of
                 // kc x nc lies inside B; `bpack` holds the
                 // ceil(nc / NR) * NR * kc values pack_b writes.
-                unsafe { pack_b(kc, nc, b.at(pc, jc), bpack) };
+                unsafe { pack_b(kc, nc, b.at(pc, jc), NR * kc, bpack) };
                 for ic in (0..m).step_by(MC) {
                     let mc = MC.min(m - ic);
                     // SAFETY: as for B: A's mc x kc block at (ic, pc) lies
@@ -182,14 +363,14 @@ unsafe fn serial(m: usize, k: usize, n: usize, alpha: f64, a: Mat, b: Mat, beta:
                             // values; C's min(MR, mc-ir) x min(NR, nc-jr) tile at (ic+ir, jc+jr) lies inside C, a
                             // `&mut [f64]` that only this thread writes in this block.
                             unsafe {
-                                avx2::kernel(
+                                avx2::kernel_rows(
+                                    MR.min(mc - ir),
                                     kc,
                                     apack.as_ptr().add(ir * kc),
                                     bpack.as_ptr().add(jr * kc),
                                     c.at(ic + ir, jc + jr).ptr as *mut f64,
                                     c.rs,
                                     c.cs,
-                                    MR.min(mc - ir),
                                     NR.min(nc - jr),
                                     alpha,
                                     beta,
@@ -219,17 +400,18 @@ fn aligned(buf: &mut Vec<f64>, len: usize) -> &mut [f64] {
 /// The view covers an `mc x kc` block of readable values.
 unsafe fn pack_a(mc: usize, kc: usize, a: Mat, out: &mut [f64]) {
     // SAFETY: the caller's contract (rows are A's lines).
-    unsafe { pack::<MR>(mc, kc, a.ptr, a.rs, a.cs, out) };
+    unsafe { pack::<MR>(mc, kc, a.ptr, a.rs, a.cs, MR * kc, out) };
 }
 
-/// Packs the `kc x nc` block of B into column slivers of `NR`: sliver `s`
-/// holds `B[p, s*NR + j]` at `s*NR*kc + p*NR + j`, zero past the last column.
+/// Packs the `kc x nc` block of B into column slivers of `NR`, each
+/// `stride >= NR * kc` values after the previous one: sliver `s` holds
+/// `B[p, s*NR + j]` at `s*stride + p*NR + j`, zero past the last column.
 ///
 /// # Safety
 /// The view covers a `kc x nc` block of readable values.
-unsafe fn pack_b(kc: usize, nc: usize, b: Mat, out: &mut [f64]) {
+unsafe fn pack_b(kc: usize, nc: usize, b: Mat, stride: usize, out: &mut [f64]) {
     // SAFETY: the caller's contract (columns are B's lines).
-    unsafe { pack::<NR>(nc, kc, b.ptr, b.cs, b.rs, out) };
+    unsafe { pack::<NR>(nc, kc, b.ptr, b.cs, b.rs, stride, out) };
 }
 
 /// Rows of the source to request ahead of the packing loop: the jump from
@@ -237,24 +419,34 @@ unsafe fn pack_b(kc: usize, nc: usize, b: Mat, out: &mut [f64]) {
 /// apart and read 2 KB at a time).
 const AHEAD: usize = 8;
 
-/// Packs `len` lines of `kc` values into slivers of `W` lines: line `l`'s
+/// Packs `len` lines of `kc` values into slivers of `W` lines, each
+/// `sliver_stride >= W * kc` values after the previous one: line `l`'s
 /// value `p` is at `src + l * line_stride + p * k_stride` and goes to
-/// `(l / W) * W * kc + p * W + l % W`. Lines past `len` in the last sliver
-/// are zero. (`out` is a slice: a short one panics, it is never overrun.)
+/// `(l / W) * sliver_stride + p * W + l % W`. Lines past `len` in the last
+/// sliver are zero. (`out` is a slice: a short one panics, it is never
+/// overrun.)
 ///
 /// # Safety
 /// The CPU supports AVX2 (only the AVX2 path packs); `src + l * line_stride
 /// + p * k_stride` is readable for every `l < len`, `p < kc`.
+#[target_feature(enable = "avx2,fma")]
 unsafe fn pack<const W: usize>(
     len: usize,
     kc: usize,
     src: *const f64,
     line_stride: usize,
     k_stride: usize,
+    sliver_stride: usize,
     out: &mut [f64],
 ) {
+    if len == 0 {
+        return;
+    }
     let slivers = len.div_ceil(W);
-    let out = &mut out[..slivers * W * kc];
+    let ss = sliver_stride.max(W * kc);
+    // (len, kc and the stride are bounded by the block sizes, so this
+    // cannot overflow.)
+    let out = &mut out[..(slivers - 1) * ss + W * kc];
     if line_stride == 1 {
         // The W values of one step are contiguous: walk the source row by
         // row (sequential reads), writing W values into each sliver.
@@ -271,18 +463,19 @@ unsafe fn pack<const W: usize>(
                 avx2::prefetch_lines(unsafe { src.add((p + AHEAD) * k_stride) }, len);
             }
             for s in 0..full {
-                let at = s * W * kc + p * W;
+                let at = s * ss + p * W;
                 out[at..at + W].copy_from_slice(&row[s * W..s * W + W]);
             }
             if rest > 0 {
-                let at = full * W * kc + p * W;
+                let at = full * ss + p * W;
                 out[at..at + rest].copy_from_slice(&row[full * W..]);
                 out[at + rest..at + W].fill(0.0);
             }
         }
     } else {
         // Each line is read along k (contiguous when k_stride == 1).
-        for (s, sliver) in out.chunks_exact_mut(W * kc).enumerate() {
+        for s in 0..slivers {
+            let sliver = &mut out[s * ss..s * ss + W * kc];
             let lines = W.min(len - s * W);
             if lines < W {
                 sliver.fill(0.0);
