@@ -22,7 +22,9 @@ fn logged(tape: &mut Tape, x: Var, name: &'static str, log: &Arc<Mutex<Vec<Strin
 #[test]
 fn a_parameter_used_by_two_ops_is_handed_over_once_with_the_sum() {
     let mut tape = Tape::new();
-    let w = tape.param(Tensor::from_vec(vec![1.5, -2.0], &[2]).unwrap()).unwrap();
+    let w = tape
+        .param(Tensor::from_vec(vec![1.5, -2.0], &[2]).unwrap())
+        .unwrap();
     let x = tape.input(Tensor::from_vec(vec![3.0, 0.5], &[2]).unwrap());
     let a = tape.mul(w, x).unwrap(); // d/dw: x
     let b = tape.mul(w, w).unwrap(); // d/dw: 2w (w twice in one op)
@@ -121,8 +123,14 @@ fn updating_during_backward_gives_the_bits_of_updating_after() {
         Tensor::randn(&[3], &mut rng),
     ];
     let (mut after, mut during) = (Tape::new(), Tape::new());
-    let pa: Vec<Var> = init.iter().map(|t| after.param(t.clone()).unwrap()).collect();
-    let pd: Vec<Var> = init.iter().map(|t| during.param(t.clone()).unwrap()).collect();
+    let pa: Vec<Var> = init
+        .iter()
+        .map(|t| after.param(t.clone()).unwrap())
+        .collect();
+    let pd: Vec<Var> = init
+        .iter()
+        .map(|t| during.param(t.clone()).unwrap())
+        .collect();
     let (mut sa, mut sd) = (BatchNormStats::new(6), BatchNormStats::new(6));
     for _ in 0..3 {
         after.reset();
@@ -145,7 +153,10 @@ fn updating_during_backward_gives_the_bits_of_updating_after() {
         assert_eq!(handed, pd.len());
         for (&a, &d) in pa.iter().zip(&pd) {
             let bits = |t: &Tensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(after.value(a).unwrap()), bits(during.value(d).unwrap()));
+            assert_eq!(
+                bits(after.value(a).unwrap()),
+                bits(during.value(d).unwrap())
+            );
             assert_eq!(bits(after.grad(a).unwrap()), bits(during.grad(d).unwrap()));
         }
     }
@@ -193,7 +204,7 @@ fn an_error_from_the_update_stops_the_walk_and_is_returned() {
         .unwrap_err();
     assert_eq!(err.to_string(), "my_update: refused");
     assert_eq!(seen, vec![w2]); // w1 (used earlier) was never reached
-    // The tape is usable afterwards.
+                                // The tape is usable afterwards.
     tape.backward(loss).unwrap();
     assert_eq!(tape.grad(w1).unwrap().data(), &[2.0, 2.0]);
 }
@@ -202,7 +213,9 @@ fn an_error_from_the_update_stops_the_walk_and_is_returned() {
 fn with_anomaly_detection_an_anomaly_hands_nothing_over() {
     let mut tape = Tape::new();
     tape.set_detect_anomaly(true);
-    let w = tape.param(Tensor::from_vec(vec![0.0, 1.0], &[2]).unwrap()).unwrap();
+    let w = tape
+        .param(Tensor::from_vec(vec![0.0, 1.0], &[2]).unwrap())
+        .unwrap();
     let b = tape.param(Tensor::ones(&[2])).unwrap();
     let r = tape.sqrt(w).unwrap(); // d sqrt / dw at 0 is infinite
     let s = tape.add(r, b).unwrap();

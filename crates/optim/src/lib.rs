@@ -97,6 +97,36 @@ pub trait Optimizer: fmt::Debug {
     /// different size (a state imported under its name).
     fn step(&mut self, tape: &mut Tape) -> Result<()>;
 
+    /// Back-propagates from `loss` and updates every parameter of `tape`
+    /// the moment its gradient is final ([`Tape::backward_with`]), while the
+    /// gradient is still warm in cache, instead of in a pass of its own
+    /// after [`Tape::backward`]. The result is bit for bit that of
+    /// `tape.backward(loss)` followed by [`Optimizer::step`]: the same
+    /// per-element arithmetic, only run earlier.
+    ///
+    /// Errors, changing no parameter, if a parameter's state was made for a
+    /// different size, or if backward refuses `loss` (not one element, or
+    /// needing no gradient); both are checked before backward starts. With
+    /// the tape's anomaly detection on, an anomaly also changes no
+    /// parameter.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// use gradtape_optim::{Adam, Optimizer};
+    /// let mut tape = Tape::new();
+    /// let w = tape.param(Tensor::from_vec(vec![3.0, -2.0], &[2]).unwrap()).unwrap();
+    /// let mut opt = Adam::default();
+    /// for _ in 0..2 {
+    ///     tape.reset();
+    ///     let loss = tape.sum_squares(w).unwrap();
+    ///     opt.backward_step(&mut tape, loss).unwrap(); // backward + Adam in one walk
+    /// }
+    /// // Two Adam steps of lr 1e-3 against the sign of the gradient.
+    /// assert!((tape.value(w).unwrap().data()[0] - (3.0 - 2e-3)).abs() < 1e-9);
+    /// assert_eq!(tape.grad(w).unwrap().len(), 2); // the gradient is still there
+    /// ```
+    fn backward_step(&mut self, tape: &mut Tape, loss: Var) -> Result<()>;
+
     /// Updates one named parameter in place from its gradient; per-parameter
     /// state is keyed by `name` (the state of the tape parameter called
     /// `name`, if one is) and created on first use.
