@@ -80,12 +80,13 @@ pub(crate) struct GradBuf {
 /// and the tape's spare buffers for an op's intermediate results.
 pub struct Grads<'a> {
     pub(crate) slots: &'a mut [Option<GradBuf>],
-    pub(crate) pool: &'a mut Vec<Vec<f64>>,
+    /// The tape's spare scratch buffers.
+    pub(crate) scratch: &'a mut Vec<Vec<f64>>,
 }
 
 impl Grads<'_> {
     /// A zeroed buffer of `len` elements for the op's intermediate results
-    /// (column sums, say), taken from the tape's spare buffers. Give it back
+    /// (column sums, say), taken from the tape's spare scratch buffers. Give it back
     /// with [`Grads::recycle`] when done, so the next iteration reuses it
     /// instead of allocating.
     ///
@@ -116,20 +117,22 @@ impl Grads<'_> {
     /// assert_eq!(t.grad(x).unwrap().data(), &[0.5, 0.0, -0.5, 0.0]);
     /// ```
     pub fn scratch(&mut self, len: usize) -> Vec<f64> {
-        match self.pool.iter().rposition(|b| b.capacity() == len) {
-            Some(i) => {
-                let mut b = self.pool.swap_remove(i);
-                b.clear();
-                b.resize(len, 0.0);
-                b
-            }
-            None => vec![0.0; len],
-        }
+        // A spare of the same size if there is one, else any spare (grown
+        // if it must be), else a new buffer: the spares never outnumber
+        // the scratch buffers an op held at once.
+        let spare = match self.scratch.iter().rposition(|b| b.capacity() >= len) {
+            Some(i) => Some(self.scratch.swap_remove(i)),
+            None => self.scratch.pop(),
+        };
+        let mut b = spare.unwrap_or_default();
+        b.clear();
+        b.resize(len, 0.0);
+        b
     }
 
     /// Gives a buffer from [`Grads::scratch`] back to the tape.
     pub fn recycle(&mut self, buf: Vec<f64>) {
-        self.pool.push(buf);
+        self.scratch.push(buf);
     }
 
     /// Where to write the gradient of `v`, or `None` when `v` needs none

@@ -19,6 +19,8 @@
 
 use crate::grads::GradBuf;
 use crate::{BackwardCtx, Error, Grads, Result, Shape, Tensor};
+use smallbox::space::S32;
+use smallbox::{smallbox, SmallBox};
 use smallvec::SmallVec;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -107,7 +109,11 @@ pub enum Mode {
     Test,
 }
 
-type BackwardFn = Box<dyn Fn(&BackwardCtx<'_>, &mut Grads<'_>) + Send + Sync>;
+/// An op's backward closure, stored inline in its node when it fits in 32
+/// words (every op of gradtape's does: they capture a few `Var`s and sizes,
+/// a broadcast its index plan), so recording an op allocates nothing; a
+/// larger closure goes to the heap as a `Box` would.
+type BackwardFn = SmallBox<dyn Fn(&BackwardCtx<'_>, &mut Grads<'_>) + Send + Sync, S32>;
 
 struct Node {
     op: &'static str,
@@ -146,6 +152,9 @@ pub struct Tape {
     /// Per-op timings, and when the last op was recorded (an op's forward
     /// time is the time since the previous record).
     profile: Option<(Profile, Instant)>,
+    /// Spare buffers for ops' backward scratch ([`Grads::scratch`]), kept
+    /// apart from `pool` so that trimming the pool at reset never drops them.
+    scratch: Vec<Vec<f64>>,
     /// Per parameter, during [`Tape::backward_with`]: the node after whose
     /// backward its gradient is final ([`NOT_USED`], [`HANDED_OVER`]).
     /// Kept to reuse its allocation.
@@ -187,6 +196,7 @@ impl Tape {
             detect_anomaly: false,
             pool: Vec::new(),
             profile: None,
+            scratch: Vec::new(),
             ready_at: Vec::new(),
         }
     }
@@ -573,6 +583,20 @@ impl Tape {
         Tensor::from_vec(data, shape.dims()).expect("alloc: length matches shape")
     }
 
+    /// A rank-0 tensor holding `value`, in a pooled buffer (an op's scalar
+    /// output, such as a loss).
+    pub(crate) fn scalar(&mut self, value: f64) -> Tensor {
+        let mut t = self.alloc_scratch(&[]);
+        t.data_mut()[0] = value;
+        t
+    }
+
+    /// Gives a buffer from [`Tape::alloc`] that an op used only while
+    /// recording (not kept on the tape) back to the pool.
+    pub(crate) fn recycle(&mut self, t: Tensor) {
+        self.pool.push(t.into_vec());
+    }
+
     /// A zeroed tensor of the same shape as node `v`, from the pool.
     pub fn alloc_like(&mut self, v: Var) -> Result<Tensor> {
         let shape = self.value(v)?.shape().clone();
@@ -641,7 +665,7 @@ impl Tape {
         let requires_grad =
             self.grad_enabled && inputs.iter().any(|v| self.nodes[v.index()].requires_grad);
         let backward: Option<BackwardFn> = if requires_grad {
-            Some(Box::new(backward))
+            Some(smallbox!(backward))
         } else {
             None
         };
@@ -899,7 +923,7 @@ impl Tape {
                 &ctx,
                 &mut Grads {
                     slots: lo,
-                    pool: &mut self.pool,
+                    scratch: &mut self.scratch,
                 },
             );
             if let (Some(t), Some((profile, _))) = (started, self.profile.as_mut()) {
