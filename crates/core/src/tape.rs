@@ -52,13 +52,14 @@ pub struct Profile {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpTiming {
-    /// The op's name (`"affine"`, `"relu"`, ...).
+    /// The op's name (`"affine"`, `"relu"`, ...), or `"param update"`: the
+    /// update [`Tape::backward_with`] runs on each parameter.
     pub op: &'static str,
     /// Time spent computing its outputs.
     pub forward: Duration,
-    /// Time spent in its backward closures.
+    /// Time spent in its backward closures (or in the update).
     pub backward: Duration,
-    /// How many times it was recorded.
+    /// How many times it was recorded (or a parameter was updated).
     pub calls: usize,
 }
 
@@ -889,7 +890,9 @@ impl Tape {
         let started = self.profile.is_some().then(Instant::now);
         let result = update(var, &mut self.values[p], &g.value);
         if let (Some(t), Some((profile, _))) = (started, self.profile.as_mut()) {
-            profile.entry("param update").backward += t.elapsed();
+            let e = profile.entry("param update");
+            e.backward += t.elapsed();
+            e.calls += 1;
         }
         result
     }
