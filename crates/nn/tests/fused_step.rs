@@ -7,7 +7,7 @@
 
 use gradtape_core::{rng_from_seed, RngExt, Tensor};
 use gradtape_nn::{FcConfig, FullyConnectedNet, Model, NetState, Normalization};
-use gradtape_optim::{build, OptimState, Optimizer, UpdateRule};
+use gradtape_optim::{build, OptimState, UpdateRule};
 
 /// How the update is applied.
 #[derive(Clone, Copy, Debug)]
