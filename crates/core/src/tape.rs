@@ -617,6 +617,13 @@ impl Tape {
     /// closure. This is how every op in gradtape is built, and how a user
     /// adds one.
     ///
+    /// A parameter the closure reads must be one of `inputs`: under
+    /// [`Tape::backward_with`] a parameter is updated right after its
+    /// earliest consumer's closure, so one read by an earlier op without
+    /// being its input could already hold its new value. Intermediate
+    /// buffers come from [`Grads::scratch`], so that a backward allocates
+    /// nothing.
+    ///
     /// ```
     /// use gradtape_core::{Tape, Tensor, Var, Result};
     /// // y = 3x, written as a custom op
