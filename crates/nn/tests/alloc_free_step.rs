@@ -110,6 +110,11 @@ fn allocations_in_six_steps(normalization: Normalization, fused: bool) -> Vec<(U
 }
 
 fn main() {
+    // Start every thread of rayon's pool now: a worker allocates its job
+    // queue when it first runs, which on a busy machine can be late enough
+    // to fall inside a counted step. That is the pool starting once, not
+    // the step allocating.
+    rayon::broadcast(|_| ());
     for normalization in [
         Normalization::BatchNorm,
         Normalization::LayerNorm,
