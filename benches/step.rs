@@ -4,7 +4,12 @@
 //! breakdown of where the step's time goes, and a sweep over batch size and
 //! hidden width.
 //!
-//! cargo bench --bench step [-- --steps 100 --sweep --anomaly]
+//! cargo bench --bench step [-- --steps 100 --sweep --anomaly --separate-update --trace-allocs]
+//!
+//! The step is the Solver's (`Model::train_step`: Adam applied to each
+//! parameter during backward, as soon as its gradient is final);
+//! `--separate-update` times backward followed by a separate Adam pass
+//! (`train_loss`, then `Model::step`) instead.
 //!
 //! It also prints the machine's floor for the step (`FLOOR` line): the
 //! step's matrix products at the measured FMA peak of the widest vectors the
@@ -25,16 +30,39 @@ use std::time::{Duration, Instant};
 
 const DIMS: [usize; 5] = [3072, 500, 500, 500, 10];
 
-/// Counts heap allocations, to report how many one steady-state step makes.
+/// Counts heap allocations, to report how many one steady-state step makes;
+/// with `--trace-allocs`, prints where each allocation of one steady-state
+/// step comes from (a backtrace per allocation, on stderr).
 struct CountingAlloc;
 
 static ALLOCATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static TRACE_ALLOCS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+thread_local! {
+    /// Set while this thread prints a backtrace (which allocates itself).
+    static TRACING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Prints a backtrace of the allocation being made, unless this thread is
+/// already printing one.
+fn trace_alloc(size: usize) {
+    let _ = TRACING.try_with(|busy| {
+        if !busy.replace(true) {
+            let trace = std::backtrace::Backtrace::force_capture();
+            eprintln!("# allocation of {size} bytes at\n{trace}");
+            busy.set(false);
+        }
+    });
+}
 
 // SAFETY: forwards every call to the system allocator unchanged; the
-// counter is a relaxed atomic with no other effect.
+// counter is a relaxed atomic, the tracer only prints.
 unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if TRACE_ALLOCS.load(std::sync::atomic::Ordering::Relaxed) {
+            trace_alloc(layout.size());
+        }
         // SAFETY: our caller upholds `alloc`'s contract for `layout`; it is
         // passed to the system allocator unchanged.
         unsafe { std::alloc::System.alloc(layout) }
@@ -53,6 +81,8 @@ struct Bench {
     net: FullyConnectedNet,
     opt: Box<dyn Optimizer + Send>,
     pool: Vec<(Tensor, Vec<usize>)>,
+    /// Adam in a pass of its own after backward, instead of during it.
+    separate_update: bool,
 }
 
 impl Bench {
@@ -74,19 +104,27 @@ impl Bench {
             })
             .collect();
         let opt = build(UpdateRule::Adam, 1e-3).expect("valid lr");
-        Bench { net, opt, pool }
+        let separate_update = std::env::args().any(|a| a == "--separate-update");
+        Bench {
+            net,
+            opt,
+            pool,
+            separate_update,
+        }
     }
 
-    /// One step; returns (loss, forward+backward time, Adam time).
+    /// One step; returns (loss, forward+backward time, Adam time), the
+    /// latter two only with a separate update (else the whole step, zero).
     fn step(&mut self, i: usize) -> (f64, Duration, Duration) {
         let (x, y) = &self.pool[i % self.pool.len()];
         let t0 = Instant::now();
+        if !self.separate_update {
+            let loss = self.net.train_step(x, y, self.opt.as_mut()).expect("step");
+            return (loss, t0.elapsed(), Duration::ZERO);
+        }
         let loss = self.net.train_loss(x, y).expect("step");
         let t1 = Instant::now();
-        let opt = &mut self.opt;
-        self.net
-            .update_params(&mut |n, w, g| opt.update(n, w, g))
-            .expect("update");
+        self.net.step(self.opt.as_mut()).expect("update");
         (loss, t1 - t0, t1.elapsed())
     }
 }
@@ -153,12 +191,19 @@ fn main() {
         med * 490.0,
         gemm_flops / med / 1e9,
     );
-    println!(
-        "# step {:.2} ms = forward+backward {:.2} ms + Adam {:.2} ms (medians)",
-        med * 1e3,
-        median(fb) * 1e3,
-        median(adam) * 1e3
-    );
+    if b.separate_update {
+        println!(
+            "# step {:.2} ms = forward+backward {:.2} ms + Adam {:.2} ms (medians; Adam after backward)",
+            med * 1e3,
+            median(fb) * 1e3,
+            median(adam) * 1e3
+        );
+    } else {
+        println!(
+            "# step {:.2} ms (median; Adam during backward, its share is `param update` below)",
+            med * 1e3
+        );
+    }
 
     floor(&mut b, gemm_flops, med);
 
@@ -169,6 +214,11 @@ fn main() {
     }
     let per_step = (ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed) - before) / 10;
     println!("# heap allocations per steady-state step: {per_step}");
+    if std::env::args().any(|a| a == "--trace-allocs") {
+        TRACE_ALLOCS.store(true, std::sync::atomic::Ordering::Relaxed);
+        b.step(0);
+        TRACE_ALLOCS.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
 
     // Where forward + backward time goes, per op.
     b.net.tape_mut().set_profiling(true);
@@ -202,21 +252,17 @@ fn floor(b: &mut Bench, gemm_flops: f64, step_s: f64) {
     let (kind, _) = peak::fma_kind();
     let peak_gflops = peak::fma_peak(cores);
     let bandwidth = peak::triad_bandwidth(cores);
-    // Parameters, counted through the same walk Adam makes; Adam alone,
-    // timed on the last step's gradients (its state moves on, its
-    // arithmetic is the same).
-    let mut params = 0usize;
+    // Adam alone over every parameter, timed on the last step's gradients
+    // (its state moves on, its arithmetic is the same).
+    let tape = b.net.tape_mut();
+    let params: usize = tape
+        .params()
+        .map(|v| tape.value(v).expect("live").len())
+        .sum();
     let mut adam = Vec::new();
     for _ in 0..20 {
-        let opt = &mut b.opt;
-        params = 0;
         let t = Instant::now();
-        b.net
-            .update_params(&mut |n, w, g| {
-                params += w.len();
-                opt.update(n, w, g)
-            })
-            .expect("update");
+        b.opt.step(b.net.tape_mut()).expect("update");
         adam.push(t.elapsed().as_secs_f64());
     }
     let adam_tight = median(adam);

@@ -18,11 +18,24 @@ pub struct BackwardCtx<'a> {
     pub(crate) values: &'a [Tensor],
     pub(crate) output: usize,
     pub(crate) grad_out: &'a Tensor,
+    /// The op's inputs, and how many parameters lead the tape: a parameter
+    /// that is not an input may already have been updated by
+    /// [`Tape::backward_with`](crate::Tape::backward_with).
+    pub(crate) inputs: &'a [Var],
+    pub(crate) n_params: usize,
 }
 
 impl BackwardCtx<'_> {
     /// The forward value of a node the op recorded as an input or cache.
+    /// (A parameter read here must be one of the op's inputs: in
+    /// [`Tape::backward_with`](crate::Tape::backward_with) any other may
+    /// already have been updated. Debug builds check this.)
     pub fn value(&self, v: Var) -> &Tensor {
+        debug_assert!(
+            v.index() >= self.n_params || self.inputs.contains(&v),
+            "a backward closure read parameter #{} without recording it as an input",
+            v.index()
+        );
         &self.values[v.index()]
     }
 
@@ -63,12 +76,65 @@ pub(crate) struct GradBuf {
     pub(crate) fresh: bool,
 }
 
-/// The gradient buffers of the nodes before the op being back-propagated.
+/// The gradient buffers of the nodes before the op being back-propagated,
+/// and the tape's spare buffers for an op's intermediate results.
 pub struct Grads<'a> {
     pub(crate) slots: &'a mut [Option<GradBuf>],
+    /// The tape's spare scratch buffers.
+    pub(crate) scratch: &'a mut Vec<Vec<f64>>,
 }
 
 impl Grads<'_> {
+    /// A zeroed buffer of `len` elements for the op's intermediate results
+    /// (column sums, say), taken from the tape's spare scratch buffers. Give it back
+    /// with [`Grads::recycle`] when done, so the next iteration reuses it
+    /// instead of allocating.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// let mut t = Tape::new();
+    /// let x = t.param(Tensor::from_vec(vec![1.0, 2.0, 3.0, 5.0], &[2, 2]).unwrap()).unwrap();
+    /// // y = x minus its column means, as a custom op: dx = g minus g's column means
+    /// let xv = t.value(x).unwrap();
+    /// let means = [(xv.at(&[0, 0]) + xv.at(&[1, 0])) / 2.0, (xv.at(&[0, 1]) + xv.at(&[1, 1])) / 2.0];
+    /// let y = xv.data().iter().enumerate().map(|(i, v)| v - means[i % 2]).collect();
+    /// let y = Tensor::from_vec(y, &[2, 2]).unwrap();
+    /// let y = t.record("center", y, &[x], move |ctx, grads| {
+    ///     let g = ctx.grad_out().data();
+    ///     let mut means = grads.scratch(2);
+    ///     for row in g.chunks(2) {
+    ///         means.iter_mut().zip(row).for_each(|(m, g)| *m += g / 2.0);
+    ///     }
+    ///     if let Some(slot) = grads.slot(x) {
+    ///         slot.write(g.iter().enumerate().map(|(i, g)| g - means[i % 2]));
+    ///     }
+    ///     grads.recycle(means);
+    /// }).unwrap();
+    /// let c = t.input(Tensor::from_vec(vec![1.0, 0.0, 0.0, 0.0], &[2, 2]).unwrap());
+    /// let yc = t.mul(y, c).unwrap();
+    /// let loss = t.sum(yc).unwrap(); // = y[0][0] = (x[0][0] - x[1][0]) / 2
+    /// t.backward(loss).unwrap();
+    /// assert_eq!(t.grad(x).unwrap().data(), &[0.5, 0.0, -0.5, 0.0]);
+    /// ```
+    pub fn scratch(&mut self, len: usize) -> Vec<f64> {
+        // A spare of the same size if there is one, else any spare (grown
+        // if it must be), else a new buffer: the spares never outnumber
+        // the scratch buffers an op held at once.
+        let spare = match self.scratch.iter().rposition(|b| b.capacity() >= len) {
+            Some(i) => Some(self.scratch.swap_remove(i)),
+            None => self.scratch.pop(),
+        };
+        let mut b = spare.unwrap_or_default();
+        b.clear();
+        b.resize(len, 0.0);
+        b
+    }
+
+    /// Gives a buffer from [`Grads::scratch`] back to the tape.
+    pub fn recycle(&mut self, buf: Vec<f64>) {
+        self.scratch.push(buf);
+    }
+
     /// Where to write the gradient of `v`, or `None` when `v` needs none
     /// (an input, a cache, or a value computed only from those).
     ///

@@ -19,6 +19,8 @@
 
 use crate::grads::GradBuf;
 use crate::{BackwardCtx, Error, Grads, Result, Shape, Tensor};
+use smallbox::space::S32;
+use smallbox::{smallbox, SmallBox};
 use smallvec::SmallVec;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -50,13 +52,14 @@ pub struct Profile {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpTiming {
-    /// The op's name (`"affine"`, `"relu"`, ...).
+    /// The op's name (`"affine"`, `"relu"`, ...), or `"param update"`: the
+    /// update [`Tape::backward_with`] runs on each parameter.
     pub op: &'static str,
     /// Time spent computing its outputs.
     pub forward: Duration,
-    /// Time spent in its backward closures.
+    /// Time spent in its backward closures (or in the update).
     pub backward: Duration,
-    /// How many times it was recorded.
+    /// How many times it was recorded (or a parameter was updated).
     pub calls: usize,
 }
 
@@ -107,7 +110,11 @@ pub enum Mode {
     Test,
 }
 
-type BackwardFn = Box<dyn Fn(&BackwardCtx<'_>, &mut Grads<'_>) + Send + Sync>;
+/// An op's backward closure, stored inline in its node when it fits in 32
+/// words (every op of gradtape's does: they capture a few `Var`s and sizes,
+/// a broadcast its index plan), so recording an op allocates nothing; a
+/// larger closure goes to the heap as a `Box` would.
+type BackwardFn = SmallBox<dyn Fn(&BackwardCtx<'_>, &mut Grads<'_>) + Send + Sync, S32>;
 
 struct Node {
     op: &'static str,
@@ -146,7 +153,23 @@ pub struct Tape {
     /// Per-op timings, and when the last op was recorded (an op's forward
     /// time is the time since the previous record).
     profile: Option<(Profile, Instant)>,
+    /// Spare buffers for ops' backward scratch ([`Grads::scratch`]), kept
+    /// apart from `pool` so that trimming the pool at reset never drops them.
+    scratch: Vec<Vec<f64>>,
+    /// Per parameter, during [`Tape::backward_with`]: the node after whose
+    /// backward its gradient is final ([`NOT_USED`], [`HANDED_OVER`]).
+    /// Kept to reuse its allocation.
+    ready_at: Vec<usize>,
 }
+
+/// `ready_at`: no op between the parameters and the loss uses it.
+const NOT_USED: usize = usize::MAX;
+/// `ready_at`: already handed to the update.
+const HANDED_OVER: usize = usize::MAX - 1;
+
+/// What [`Tape::backward_with`] calls per parameter: `(parameter, its
+/// value, its final gradient)`.
+type ParamHook<'a> = dyn FnMut(Var, &mut Tensor, &Tensor) -> Result<()> + 'a;
 
 impl Default for Tape {
     fn default() -> Self {
@@ -174,6 +197,8 @@ impl Tape {
             detect_anomaly: false,
             pool: Vec::new(),
             profile: None,
+            scratch: Vec::new(),
+            ready_at: Vec::new(),
         }
     }
 
@@ -559,6 +584,20 @@ impl Tape {
         Tensor::from_vec(data, shape.dims()).expect("alloc: length matches shape")
     }
 
+    /// A rank-0 tensor holding `value`, in a pooled buffer (an op's scalar
+    /// output, such as a loss).
+    pub(crate) fn scalar(&mut self, value: f64) -> Tensor {
+        let mut t = self.alloc_scratch(&[]);
+        t.data_mut()[0] = value;
+        t
+    }
+
+    /// Gives a buffer from [`Tape::alloc`] that an op used only while
+    /// recording (not kept on the tape) back to the pool.
+    pub(crate) fn recycle(&mut self, t: Tensor) {
+        self.pool.push(t.into_vec());
+    }
+
     /// A zeroed tensor of the same shape as node `v`, from the pool.
     pub fn alloc_like(&mut self, v: Var) -> Result<Tensor> {
         let shape = self.value(v)?.shape().clone();
@@ -577,6 +616,13 @@ impl Tape {
     /// need no gradient (recording off, or no input needing one) keep no
     /// closure. This is how every op in gradtape is built, and how a user
     /// adds one.
+    ///
+    /// A parameter the closure reads must be one of `inputs`: under
+    /// [`Tape::backward_with`] a parameter is updated right after its
+    /// earliest consumer's closure, so one read by an earlier op without
+    /// being its input could already hold its new value. Intermediate
+    /// buffers come from [`Grads::scratch`], so that a backward allocates
+    /// nothing.
     ///
     /// ```
     /// use gradtape_core::{Tape, Tensor, Var, Result};
@@ -627,7 +673,7 @@ impl Tape {
         let requires_grad =
             self.grad_enabled && inputs.iter().any(|v| self.nodes[v.index()].requires_grad);
         let backward: Option<BackwardFn> = if requires_grad {
-            Some(Box::new(backward))
+            Some(smallbox!(backward))
         } else {
             None
         };
@@ -683,11 +729,98 @@ impl Tape {
     /// assert!(tape.backward(z).is_err()); // two elements, and no gradient
     /// ```
     pub fn backward(&mut self, loss: Var) -> Result<()> {
-        self.check("backward", loss)?;
+        let l = self.start_backward("backward", loss)?;
+        let result = self.run_backward(l, None);
+        self.finish_backward();
+        result
+    }
+
+    /// [`Tape::backward`] that also hands each parameter to `update` the
+    /// moment its gradient is final, while that gradient is still warm in
+    /// cache: an optimizer applied during backward instead of in a pass of
+    /// its own afterwards (`Optimizer::backward_step` in gradtape-optim).
+    ///
+    /// `update(p, value, grad)` is called exactly once for every parameter
+    /// `p`, in this order:
+    ///
+    /// - right after the backward closure of the earliest op (in recording
+    ///   order) that takes `p` as an input has run. Ops run in reverse, so
+    ///   that op is the last to add to `p`'s gradient: `grad` is the sum of
+    ///   every contribution, final. A parameter used by several ops is
+    ///   handed over once, after the earliest of them;
+    /// - then, in the order they were added, the parameters no op between
+    ///   them and the loss uses, with a zero gradient (what
+    ///   [`Tape::backward`] leaves for them).
+    ///
+    /// `value` may be changed in place (its shape is fixed); ops run later
+    /// in the walk never read it, because a backward closure reads only its
+    /// op's inputs, caches and output (as every op of gradtape does, and as
+    /// [`Tape::record`] asks of a user's op). Afterwards [`Tape::grad`]
+    /// still gives every gradient.
+    ///
+    /// Errors are those of [`Tape::backward`], found before any parameter is
+    /// handed over. If `update` returns an error, the walk stops there and
+    /// returns it; parameters handed over before keep what `update` did to
+    /// them (validate anything that can fail first). With anomaly detection
+    /// on, every parameter is handed over only after the whole walk has
+    /// succeeded, so an anomaly leaves all of them unchanged.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// let mut tape = Tape::new();
+    /// let w = tape.param(Tensor::from_vec(vec![1.0, -2.0], &[2]).unwrap()).unwrap();
+    /// let b = tape.param(Tensor::from_vec(vec![0.5, 0.5], &[2]).unwrap()).unwrap();
+    /// let unused = tape.param(Tensor::ones(&[1])).unwrap();
+    /// let y = tape.mul(w, w).unwrap(); // w used twice: dy/dw = 2w
+    /// let z = tape.add(y, b).unwrap();
+    /// let loss = tape.sum(z).unwrap();
+    /// let mut seen = Vec::new();
+    /// tape.backward_with(loss, |p, value, grad| {
+    ///     seen.push((p, grad.data().to_vec()));
+    ///     for (v, g) in value.data_mut().iter_mut().zip(grad.data()) {
+    ///         *v -= 0.25 * g; // plain SGD, applied during backward
+    ///     }
+    ///     Ok(())
+    /// }).unwrap();
+    /// // b's gradient is final after `add`, w's after `mul`, and `unused` comes last.
+    /// assert_eq!(seen, vec![(b, vec![1.0, 1.0]), (w, vec![2.0, -4.0]), (unused, vec![0.0])]);
+    /// assert_eq!(tape.value(w).unwrap().data(), &[0.5, -1.0]);
+    /// assert_eq!(tape.grad(w).unwrap().data(), &[2.0, -4.0]);
+    /// ```
+    pub fn backward_with<F>(&mut self, loss: Var, mut update: F) -> Result<()>
+    where
+        F: FnMut(Var, &mut Tensor, &Tensor) -> Result<()>,
+    {
+        let l = self.start_backward("backward_with", loss)?;
+        self.ready_at.clear();
+        self.ready_at.resize(self.n_params, NOT_USED);
+        let result = if self.detect_anomaly {
+            // Nothing may change before the walk is known to be clean.
+            self.run_backward(l, None)
+        } else {
+            self.mark_ready_at(l);
+            self.run_backward(l, Some(&mut update))
+        };
+        self.finish_backward();
+        result?;
+        // The parameters no op wrote to (all of them, with anomaly detection
+        // on), in order; their gradient is final now.
+        for p in 0..self.n_params {
+            if self.ready_at[p] != HANDED_OVER {
+                self.hand_over(p, &mut update)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks `loss` and gives every node that needs a gradient a fresh
+    /// buffer; returns the loss's node.
+    fn start_backward(&mut self, op: &'static str, loss: Var) -> Result<usize> {
+        self.check(op, loss)?;
         let l = loss.index();
         if self.values[l].len() != 1 {
             return Err(Error::invalid(
-                "backward",
+                op,
                 format!(
                     "the loss must hold one element, but has shape {}",
                     self.values[l].shape()
@@ -696,7 +829,7 @@ impl Tape {
         }
         if !self.nodes[l].requires_grad {
             return Err(Error::invalid(
-                "backward",
+                op,
                 "the loss depends on no parameter or leaf that needs a gradient (was it computed under no_grad?)",
             ));
         }
@@ -716,20 +849,65 @@ impl Tape {
             g.value.data_mut()[0] = 1.0;
             g.fresh = false;
         }
-        let result = self.run_backward(l);
-        // Whatever no op reached (an unused parameter; everything after an
-        // anomaly) has gradient zero, not stale values.
+        Ok(l)
+    }
+
+    /// Whatever no op reached (an unused parameter; everything after an
+    /// anomaly) has gradient zero, not stale values.
+    fn finish_backward(&mut self) {
         for g in self.grads.iter_mut().flatten() {
             if std::mem::replace(&mut g.fresh, false) {
                 g.value.data_mut().fill(0.0);
             }
         }
+    }
+
+    /// Fills `ready_at`: per parameter, the first node up to `l` that runs a
+    /// backward closure with it as an input.
+    fn mark_ready_at(&mut self, l: usize) {
+        for i in self.n_params..=l {
+            let node = &self.nodes[i];
+            if node.backward.is_none() {
+                continue;
+            }
+            for v in &node.inputs {
+                let p = v.index();
+                if p < self.n_params && self.ready_at[p] == NOT_USED {
+                    self.ready_at[p] = i;
+                }
+            }
+        }
+    }
+
+    /// Calls `update` on parameter `p` with its gradient (zero if no op
+    /// wrote it), timed as `"param update"` when profiling.
+    fn hand_over(&mut self, p: usize, update: &mut ParamHook<'_>) -> Result<()> {
+        self.ready_at[p] = HANDED_OVER;
+        let Some(g) = self.grads[p].as_mut() else {
+            return Ok(());
+        };
+        if std::mem::replace(&mut g.fresh, false) {
+            g.value.data_mut().fill(0.0);
+        }
+        let var = Var {
+            id: p as u32,
+            generation: 0,
+            tape: self.id,
+        };
+        let started = self.profile.is_some().then(Instant::now);
+        let result = update(var, &mut self.values[p], &g.value);
+        if let (Some(t), Some((profile, _))) = (started, self.profile.as_mut()) {
+            let e = profile.entry("param update");
+            e.backward += t.elapsed();
+            e.calls += 1;
+        }
         result
     }
 
     /// The backward closures from node `l` down, each once its output's
-    /// gradient is complete.
-    fn run_backward(&mut self, l: usize) -> Result<()> {
+    /// gradient is complete; with `update`, each parameter is handed to it
+    /// right after the node `ready_at` names.
+    fn run_backward(&mut self, l: usize, mut update: Option<&mut ParamHook<'_>>) -> Result<()> {
         for i in (0..=l).rev() {
             let node = &self.nodes[i];
             let Some(backward) = node.backward.as_ref() else {
@@ -747,9 +925,17 @@ impl Tape {
                 values: &self.values,
                 output: i,
                 grad_out: &grad_out.value,
+                inputs: &node.inputs,
+                n_params: self.n_params,
             };
             let started = self.profile.is_some().then(Instant::now);
-            backward(&ctx, &mut Grads { slots: lo });
+            backward(
+                &ctx,
+                &mut Grads {
+                    slots: lo,
+                    scratch: &mut self.scratch,
+                },
+            );
             if let (Some(t), Some((profile, _))) = (started, self.profile.as_mut()) {
                 profile.entry(node.op).backward += t.elapsed();
             }
@@ -765,6 +951,14 @@ impl Tape {
                                 index,
                             });
                         }
+                    }
+                }
+            }
+            if let Some(update) = update.as_deref_mut() {
+                for k in 0..self.nodes[i].inputs.len() {
+                    let p = self.nodes[i].inputs[k].index();
+                    if p < self.n_params && self.ready_at[p] == i {
+                        self.hand_over(p, update)?;
                     }
                 }
             }

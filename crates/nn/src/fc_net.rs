@@ -253,10 +253,10 @@ impl FullyConnectedNet {
         }
         self.output.forward(tape, h, mode)
     }
-}
 
-impl Model for FullyConnectedNet {
-    fn train_loss(&mut self, x: &Tensor, y: &[usize]) -> Result<f64> {
+    /// Records the train-mode forward pass and the loss (with the L2
+    /// penalty); returns the loss node.
+    fn forward_loss(&mut self, x: &Tensor, y: &[usize]) -> Result<Var> {
         let scores = self.forward(x, Mode::Train)?;
         let mut loss = self.tape.softmax_cross_entropy(scores, y)?;
         if self.config.reg > 0.0 {
@@ -267,8 +267,28 @@ impl Model for FullyConnectedNet {
                 loss = self.tape.add(loss, penalty)?;
             }
         }
+        Ok(loss)
+    }
+}
+
+impl Model for FullyConnectedNet {
+    fn train_loss(&mut self, x: &Tensor, y: &[usize]) -> Result<f64> {
+        let loss = self.forward_loss(x, y)?;
         self.tape.backward(loss)?;
         self.tape.value(loss)?.item()
+    }
+
+    fn train_step(&mut self, x: &Tensor, y: &[usize], opt: &mut dyn Optimizer) -> Result<f64> {
+        let loss = self.forward_loss(x, y)?;
+        let value = self.tape.value(loss)?.item()?;
+        if !value.is_finite() {
+            return Ok(value);
+        }
+        for (name, var) in self.named_vars() {
+            opt.name_param(var, name)?;
+        }
+        opt.backward_step(&mut self.tape, loss)?;
+        Ok(value)
     }
 
     fn scores(&mut self, x: &Tensor) -> Result<Tensor> {

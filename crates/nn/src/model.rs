@@ -40,6 +40,23 @@ pub trait Model {
         self.update_params(&mut |name, w, g| opt.update(name, w, g))
     }
 
+    /// One training iteration, as a Solver runs it: the forward pass on a
+    /// batch, then, if the loss is finite, the backward pass with `opt`
+    /// updating every parameter the moment its gradient is final
+    /// ([`Optimizer::backward_step`]). Returns the loss. A non-finite loss
+    /// is returned with no backward run and no parameter changed, for the
+    /// caller to stop on; an optimizer error also changes no parameter.
+    ///
+    /// Bit for bit the same as [`Model::train_loss`] followed by
+    /// [`Model::step`], which is what the default does.
+    fn train_step(&mut self, x: &Tensor, y: &[usize], opt: &mut dyn Optimizer) -> Result<f64> {
+        let loss = self.train_loss(x, y)?;
+        if loss.is_finite() {
+            self.step(opt)?;
+        }
+        Ok(loss)
+    }
+
     /// A copy of the parameters and running statistics.
     fn snapshot(&self) -> NetState;
 

@@ -97,6 +97,42 @@ pub trait Optimizer: fmt::Debug {
     /// different size (a state imported under its name).
     fn step(&mut self, tape: &mut Tape) -> Result<()>;
 
+    /// Back-propagates from `loss` and updates every parameter of `tape`
+    /// the moment its gradient is final ([`Tape::backward_with`]), while the
+    /// gradient is still warm in cache, instead of in a pass of its own
+    /// after [`Tape::backward`]. The result is bit for bit that of
+    /// `tape.backward(loss)` followed by [`Optimizer::step`]: the same
+    /// per-element arithmetic, only run earlier.
+    ///
+    /// Errors, changing no parameter, if a parameter's state was made for a
+    /// different size, or if backward refuses `loss` (not one element, or
+    /// needing no gradient); both are checked before backward starts. With
+    /// the tape's anomaly detection on, an anomaly also changes no
+    /// parameter.
+    ///
+    /// ```
+    /// use gradtape_core::{Tape, Tensor};
+    /// use gradtape_optim::{Adam, Optimizer};
+    /// let (mut during, mut after) = (Tape::new(), Tape::new());
+    /// let w = during.param(Tensor::from_vec(vec![3.0, -2.0], &[2]).unwrap()).unwrap();
+    /// let w2 = after.param(Tensor::from_vec(vec![3.0, -2.0], &[2]).unwrap()).unwrap();
+    /// let (mut opt, mut opt2) = (Adam::default(), Adam::default());
+    /// for _ in 0..3 {
+    ///     during.reset();
+    ///     let loss = during.sum_squares(w).unwrap();
+    ///     opt.backward_step(&mut during, loss).unwrap(); // backward + Adam in one walk
+    ///
+    ///     after.reset();
+    ///     let loss = after.sum_squares(w2).unwrap();
+    ///     after.backward(loss).unwrap(); // the same in two passes
+    ///     opt2.step(&mut after).unwrap();
+    /// }
+    /// assert_eq!(during.value(w).unwrap(), after.value(w2).unwrap());
+    /// assert!(during.value(w).unwrap().data()[0] < 3.0); // moved against the gradient
+    /// assert_eq!(during.grad(w).unwrap().len(), 2); // the gradient is still there
+    /// ```
+    fn backward_step(&mut self, tape: &mut Tape, loss: Var) -> Result<()>;
+
     /// Updates one named parameter in place from its gradient; per-parameter
     /// state is keyed by `name` (the state of the tape parameter called
     /// `name`, if one is) and created on first use.

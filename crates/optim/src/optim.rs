@@ -49,8 +49,6 @@ pub struct Optim<R: Rule> {
     vars: HashMap<String, Var>,
     groups: Vec<ParamGroup>,
     group_of: HashMap<Var, usize>,
-    /// The tape's parameter list, reused from step to step.
-    scratch: Vec<Var>,
 }
 
 impl<R: Rule> Optim<R> {
@@ -65,7 +63,6 @@ impl<R: Rule> Optim<R> {
             vars: HashMap::new(),
             groups: Vec::new(),
             group_of: HashMap::new(),
-            scratch: Vec::new(),
         })
     }
 
@@ -85,10 +82,29 @@ impl<R: Rule> Optim<R> {
     /// The learning rate and weight decay of parameter `v` (`None`: a
     /// parameter known only by name).
     fn hyper_of(&self, v: Option<Var>) -> (f64, f64) {
-        match v.and_then(|v| self.group_of.get(&v)) {
-            Some(&g) => (self.groups[g].learning_rate, self.groups[g].weight_decay),
-            None => (self.config.learning_rate(), self.config.weight_decay()),
+        hyper_of(&self.config, &self.groups, &self.group_of, v)
+    }
+
+    /// Errors, naming the parameter, if the state of a tape parameter about
+    /// to be updated (every one, or with `with_grad_only` those with a
+    /// gradient) was made for another size: checked before any update, so
+    /// an error changes no parameter.
+    fn check_state_lengths(&self, tape: &Tape, with_grad_only: bool) -> Result<()> {
+        for v in tape.params() {
+            if with_grad_only && tape.grad(v).is_none() {
+                continue;
+            }
+            let (Ok(value), Some(s)) = (tape.value(v), self.by_var.get(&v)) else {
+                continue;
+            };
+            match R::state_len(s) {
+                Some(n) if n != value.len() => {
+                    return Err(Self::state_mismatch(&self.label(v), value.len(), n));
+                }
+                _ => {}
+            }
         }
+        Ok(())
     }
 
     /// How `v` is called in errors and snapshots: its name, or `#<index>`.
@@ -122,6 +138,20 @@ impl<R: Rule> Optim<R> {
     }
 }
 
+/// The learning rate and weight decay of parameter `v`: its group's, or
+/// the optimizer's (also for `None`, a parameter known only by name).
+fn hyper_of<R: Rule>(
+    config: &R,
+    groups: &[ParamGroup],
+    group_of: &HashMap<Var, usize>,
+    v: Option<Var>,
+) -> (f64, f64) {
+    match v.and_then(|v| group_of.get(&v)) {
+        Some(&g) => (groups[g].learning_rate, groups[g].weight_decay),
+        None => (config.learning_rate(), config.weight_decay()),
+    }
+}
+
 impl<R: Rule + Default> Default for Optim<R> {
     /// The rule with its `optim.py` defaults.
     fn default() -> Self {
@@ -135,23 +165,9 @@ impl<R: Rule> Optimizer for Optim<R> {
     }
 
     fn step(&mut self, tape: &mut Tape) -> Result<()> {
-        let mut vars = std::mem::take(&mut self.scratch);
-        vars.clear();
-        vars.extend(tape.params());
         // Check every state first, so an error leaves every parameter as it was.
-        for &v in &vars {
-            let (Some(g), Some(s)) = (tape.grad(v), self.by_var.get(&v)) else {
-                continue;
-            };
-            match R::state_len(s) {
-                Some(n) if n != g.len() => {
-                    self.scratch = vars;
-                    return Err(Self::state_mismatch(&self.label(v), g.len(), n));
-                }
-                _ => {}
-            }
-        }
-        for &v in &vars {
+        self.check_state_lengths(tape, true)?;
+        for v in tape.params() {
             let (lr, wd) = self.hyper_of(Some(v));
             let (value, grad) = tape.param_and_grad_mut(v)?;
             let Some(grad) = grad else { continue };
@@ -159,8 +175,26 @@ impl<R: Rule> Optimizer for Optim<R> {
             self.config
                 .apply(lr, wd, value.data_mut(), grad.data(), state);
         }
-        self.scratch = vars;
         Ok(())
+    }
+
+    fn backward_step(&mut self, tape: &mut Tape, loss: Var) -> Result<()> {
+        // Everything that can fail is checked before backward starts: the
+        // states here, the loss in `backward_with`; the update itself cannot.
+        self.check_state_lengths(tape, false)?;
+        let Optim {
+            config,
+            by_var,
+            groups,
+            group_of,
+            ..
+        } = self;
+        tape.backward_with(loss, |v, value, grad| {
+            let (lr, wd) = hyper_of(&*config, groups, group_of, Some(v));
+            let state = by_var.entry(v).or_insert_with(|| R::zeros(grad.len()));
+            config.apply(lr, wd, value.data_mut(), grad.data(), state);
+            Ok(())
+        })
     }
 
     fn update(&mut self, name: &str, param: &mut [f64], grad: &[f64]) -> Result<()> {

@@ -287,3 +287,95 @@ fn bad_groups_are_refused() {
     assert_eq!(opt.learning_rate(), 1e-2);
     assert_eq!(opt.groups()[1].learning_rate, 1e300);
 }
+
+/// The loss of [`backward`], recorded but not back-propagated.
+fn forward(t: &mut Tape, w: Var, b: Var, k: usize) -> Var {
+    t.reset();
+    let xs: Vec<f64> = (0..4).map(|i| ((i * 7 + k * 3) % 5) as f64 - 2.0).collect();
+    let x = t.input(Tensor::from_vec(xs, &[2, 2]).unwrap());
+    let h = t.affine(x, w, b).unwrap();
+    // w used a second time, by an earlier op's sibling: its gradient sums two terms
+    let l2 = t.sum_squares(w).unwrap();
+    let h2 = t.sum_squares(h).unwrap();
+    t.add(h2, l2).unwrap()
+}
+
+#[test]
+fn backward_step_gives_the_bits_of_backward_then_step_for_every_rule() {
+    for rule in UpdateRule::ALL {
+        let (mut after, w, b) = tape();
+        let (mut during, w2, b2) = tape();
+        let mut opt_after = build(rule, 1e-2).unwrap();
+        let mut opt_during = build(rule, 1e-2).unwrap();
+        for (opt, b) in [(&mut opt_after, b), (&mut opt_during, b2)] {
+            let group = ParamGroup {
+                params: vec![b],
+                learning_rate: 0.03,
+                weight_decay: 0.1,
+            };
+            opt.add_group(group).unwrap();
+        }
+        opt_after.name_param(w, "W").unwrap();
+        opt_during.name_param(w2, "W").unwrap();
+        for k in 0..7 {
+            let loss = forward(&mut after, w, b, k);
+            after.backward(loss).unwrap();
+            opt_after.step(&mut after).unwrap();
+            let loss = forward(&mut during, w2, b2, k);
+            opt_during.backward_step(&mut during, loss).unwrap();
+            assert_eq!(bits(&after, w), bits(&during, w2), "{rule}, step {k}");
+            assert_eq!(bits(&after, b), bits(&during, b2), "{rule}, step {k}");
+        }
+        let (sa, sd) = (opt_after.export_state(), opt_during.export_state());
+        assert_eq!(sa.params.len(), sd.params.len());
+        for (name, pa) in &sa.params {
+            let pd = &sd.params[name];
+            assert_eq!(pa.step, pd.step, "{rule} {name}");
+            for (key, buf) in &pa.buffers {
+                let to_bits = |b: &[f64]| b.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    to_bits(buf),
+                    to_bits(&pd.buffers[key]),
+                    "{rule} {name}.{key}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn backward_step_checks_everything_before_it_changes_anything() {
+    let (mut t, w, b) = tape();
+    let mut other = build(UpdateRule::Adam, 0.1).unwrap();
+    other.update("W", &mut [0.0; 4], &[1.0; 4]).unwrap();
+    let mut opt = build(UpdateRule::Adam, 0.1).unwrap();
+    opt.import_state(&other.export_state()).unwrap();
+    opt.name_param(w, "W").unwrap();
+    let before = opt.export_state();
+    let loss = forward(&mut t, w, b, 0);
+    let (wb, bb) = (bits(&t, w), bits(&t, b));
+    let err = opt.backward_step(&mut t, loss).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("adam: parameter 'W' has 6 elements but its optimizer state has 4"),
+        "{err}"
+    );
+    assert_eq!(
+        (bits(&t, w), bits(&t, b)),
+        (wb.clone(), bb.clone()),
+        "no parameter moved"
+    );
+    assert_eq!(opt.export_state(), before, "no state moved");
+    // A loss backward refuses: nothing moves either.
+    let mut opt = build(UpdateRule::Adam, 0.1).unwrap();
+    let h = t.value(w).unwrap().clone();
+    let not_scalar = t.input(h);
+    let err = opt.backward_step(&mut t, not_scalar).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("backward_with: the loss must hold one element"),
+        "{err}"
+    );
+    assert_eq!((bits(&t, w), bits(&t, b)), (wb, bb), "no parameter moved");
+    assert!(opt.export_state().params.is_empty());
+}

@@ -372,12 +372,15 @@ impl<M: Model, D: Dataset> Solver<M, D> {
                 iteration: t + 1,
                 source: Box::new(e),
             };
-            let loss = self.model.train_loss(&x, &y).map_err(at)?;
-            // Stop before a non-finite loss's gradients reach the parameters.
+            // Forward, then backward with each parameter updated as soon as
+            // its gradient is final; a non-finite loss updates nothing.
+            let loss = self
+                .model
+                .train_step(&x, &y, self.optimizer.as_mut())
+                .map_err(at)?;
             if !loss.is_finite() {
                 return Err(at(self.diverged(t, format!("the loss is {loss}"))));
             }
-            self.model.step(self.optimizer.as_mut()).map_err(at)?;
             self.history.loss_history.push(loss);
             if self.options.verbose && t % self.options.print_every.max(1) == 0 {
                 println!(

@@ -87,35 +87,41 @@ impl Tape {
         if d == 0 {
             return Err(Error::invalid(OP, "x has no features (D = 0)"));
         }
-        let (mean, var) = match mode {
+        // The statistics in pooled buffers, given back below: a training
+        // step allocates nothing.
+        let (mut mean, mut var) = (self.alloc(&[d]), self.alloc(&[d]));
+        match mode {
             Mode::Train => {
-                let (mean, var) = column_mean_var(tx.data(), n, d);
+                let tx = self.value(x)?;
+                column_mean_var(tx.data(), n, d, mean.data_mut(), var.data_mut());
                 let mo = stats.momentum;
-                let rm = stats.running_mean.data_mut().iter_mut().zip(&mean);
+                let rm = stats.running_mean.data_mut().iter_mut().zip(mean.data());
                 rm.for_each(|(r, b)| *r = mo * *r + (1.0 - mo) * b);
-                let rv = stats.running_var.data_mut().iter_mut().zip(&var);
+                let rv = stats.running_var.data_mut().iter_mut().zip(var.data());
                 rv.for_each(|(r, b)| *r = mo * *r + (1.0 - mo) * b);
-                (mean, var)
             }
-            Mode::Test => (
-                stats.running_mean.data().to_vec(),
-                stats.running_var.data().to_vec(),
-            ),
-        };
+            Mode::Test => {
+                mean.data_mut().copy_from_slice(stats.running_mean.data());
+                var.data_mut().copy_from_slice(stats.running_var.data());
+            }
+        }
         let mut inv_std = self.alloc_scratch(&[d]);
-        for (s, v) in inv_std.data_mut().iter_mut().zip(&var) {
+        for (s, v) in inv_std.data_mut().iter_mut().zip(var.data()) {
             *s = 1.0 / (v + stats.eps).sqrt();
         }
         let mut xhat = self.alloc_scratch(&[n, d]);
         let mut out = self.alloc_scratch(&[n, d]);
         let (tx, tg, tb) = (self.value(x)?, self.value(gamma)?, self.value(beta)?);
         let rows = tx.data().chunks(d).zip(xhat.data_mut().chunks_mut(d));
+        let mean_data = mean.data();
         for ((xr, hr), or) in rows.zip(out.data_mut().chunks_mut(d)) {
             for j in 0..d {
-                hr[j] = (xr[j] - mean[j]) * inv_std.data()[j];
+                hr[j] = (xr[j] - mean_data[j]) * inv_std.data()[j];
                 or[j] = tg.data()[j] * hr[j] + tb.data()[j];
             }
         }
+        self.recycle(mean);
+        self.recycle(var);
         let xhat = self.cache(xhat);
         let inv_std = self.cache(inv_std);
         self.record(OP, out, &[x, gamma, beta], move |ctx, grads| {
@@ -123,8 +129,8 @@ impl Tape {
             let h = ctx.value(xhat).data();
             // Column sums of dY and of dY * xhat: dbeta and dgamma, and the two
             // terms of the full batch-statistics backward.
-            let mut sum_g = vec![0.0; d];
-            let mut sum_gh = vec![0.0; d];
+            let mut sums = grads.scratch(2 * d);
+            let (sum_g, sum_gh) = sums.split_at_mut(d);
             for (gr, hr) in g.chunks(d).zip(h.chunks(d)) {
                 for j in 0..d {
                     sum_g[j] += gr[j];
@@ -132,10 +138,10 @@ impl Tape {
                 }
             }
             if let Some(slot) = grads.slot(beta) {
-                super::add_assign(slot.zeroed(), &sum_g);
+                super::add_assign(slot.zeroed(), sum_g);
             }
             if let Some(slot) = grads.slot(gamma) {
-                super::add_assign(slot.zeroed(), &sum_gh);
+                super::add_assign(slot.zeroed(), sum_gh);
             }
             if let Some(slot) = grads.slot(x) {
                 let gam = ctx.value(gamma).data();
@@ -163,20 +169,19 @@ impl Tape {
                     }
                 }
             }
+            grads.recycle(sums);
         })
     }
 }
 
 /// Per-column mean and biased variance of an `(n, d)` row-major buffer
-/// (two passes, for accuracy).
-fn column_mean_var(x: &[f64], n: usize, d: usize) -> (Vec<f64>, Vec<f64>) {
+/// (two passes, for accuracy), into `mean` and `var` (`d` zeros each).
+fn column_mean_var(x: &[f64], n: usize, d: usize, mean: &mut [f64], var: &mut [f64]) {
     let nf = n as f64;
-    let mut mean = vec![0.0; d];
     for row in x.chunks(d) {
-        super::add_assign(&mut mean, row);
+        super::add_assign(mean, row);
     }
     mean.iter_mut().for_each(|m| *m /= nf);
-    let mut var = vec![0.0; d];
     for row in x.chunks(d) {
         for j in 0..d {
             let c = row[j] - mean[j];
@@ -184,5 +189,4 @@ fn column_mean_var(x: &[f64], n: usize, d: usize) -> (Vec<f64>, Vec<f64>) {
         }
     }
     var.iter_mut().for_each(|v| *v /= nf);
-    (mean, var)
 }

@@ -2,7 +2,7 @@
 //! over all elements, as a rank-0 tensor. (The softmax cross-entropy, which
 //! takes class labels, lives with softmax.)
 
-use crate::{Error, Result, Tape, Tensor, Var};
+use crate::{Error, Result, Tape, Var};
 
 impl Tape {
     /// The shared checks: both live, one shape, not empty. Returns the
@@ -58,20 +58,16 @@ impl Tape {
         let (tp, tt) = (self.value(pred)?.data(), self.value(target)?.data());
         let total: f64 = tp.iter().zip(tt).map(|(p, t)| (p - t) * (p - t)).sum();
         let nf = n as f64;
-        self.record(
-            OP,
-            Tensor::scalar(total / nf),
-            &[pred, target],
-            move |ctx, grads| {
-                let k = 2.0 * ctx.grad_out().data()[0] / nf;
-                for (v, sign) in [(pred, k), (target, -k)] {
-                    if let Some(slot) = grads.slot(v) {
-                        let pt = ctx.value(pred).data().iter().zip(ctx.value(target).data());
-                        slot.write(pt.map(|(p, t)| sign * (p - t)));
-                    }
+        let loss = self.scalar(total / nf);
+        self.record(OP, loss, &[pred, target], move |ctx, grads| {
+            let k = 2.0 * ctx.grad_out().data()[0] / nf;
+            for (v, sign) in [(pred, k), (target, -k)] {
+                if let Some(slot) = grads.slot(v) {
+                    let pt = ctx.value(pred).data().iter().zip(ctx.value(target).data());
+                    slot.write(pt.map(|(p, t)| sign * (p - t)));
                 }
-            },
-        )
+            }
+        })
     }
 
     /// Binary cross-entropy of `sigmoid(logits)` against `targets` (in [0, 1],
@@ -102,24 +98,20 @@ impl Tape {
             .map(|(&x, &t)| x.max(0.0) - x * t + (-x.abs()).exp().ln_1p())
             .sum();
         let nf = n as f64;
-        self.record(
-            OP,
-            Tensor::scalar(total / nf),
-            &[logits, targets],
-            move |ctx, grads| {
-                let k = ctx.grad_out().data()[0] / nf;
-                if let Some(slot) = grads.slot(logits) {
-                    let xt = ctx
-                        .value(logits)
-                        .data()
-                        .iter()
-                        .zip(ctx.value(targets).data());
-                    slot.write(xt.map(|(&x, &t)| k * (super::unary::sigmoid(x) - t)));
-                }
-                if let Some(slot) = grads.slot(targets) {
-                    slot.write(ctx.value(logits).data().iter().map(|x| -k * x));
-                }
-            },
-        )
+        let loss = self.scalar(total / nf);
+        self.record(OP, loss, &[logits, targets], move |ctx, grads| {
+            let k = ctx.grad_out().data()[0] / nf;
+            if let Some(slot) = grads.slot(logits) {
+                let xt = ctx
+                    .value(logits)
+                    .data()
+                    .iter()
+                    .zip(ctx.value(targets).data());
+                slot.write(xt.map(|(&x, &t)| k * (super::unary::sigmoid(x) - t)));
+            }
+            if let Some(slot) = grads.slot(targets) {
+                slot.write(ctx.value(logits).data().iter().map(|x| -k * x));
+            }
+        })
     }
 }

@@ -7,7 +7,7 @@
 //! element `(o, i)` reduces `x[o, 0..len, i]`.
 
 use crate::tape::checked_numel;
-use crate::{Error, Result, Shape, Tape, Tensor, Var};
+use crate::{Error, Result, Shape, Tape, Var};
 
 /// A tensor's shape read around one axis, and the reduced output's shape.
 struct AxisView {
@@ -199,7 +199,8 @@ impl Tape {
     pub fn sum(&mut self, x: Var) -> Result<Var> {
         self.check("sum", x)?;
         let total = self.value(x)?.sum();
-        self.record("sum", Tensor::scalar(total), &[x], move |ctx, grads| {
+        let total = self.scalar(total);
+        self.record("sum", total, &[x], move |ctx, grads| {
             if let Some(slot) = grads.slot(x) {
                 slot.write(std::iter::repeat(ctx.grad_out().data()[0]));
             }
@@ -242,16 +243,12 @@ impl Tape {
     pub fn sum_squares(&mut self, x: Var) -> Result<Var> {
         self.check("sum_squares", x)?;
         let total: f64 = self.value(x)?.data().iter().map(|v| v * v).sum();
-        self.record(
-            "sum_squares",
-            Tensor::scalar(total),
-            &[x],
-            move |ctx, grads| {
-                if let Some(slot) = grads.slot(x) {
-                    let d = ctx.grad_out().data()[0];
-                    slot.write(ctx.value(x).data().iter().map(|x| 2.0 * d * x));
-                }
-            },
-        )
+        let total = self.scalar(total);
+        self.record("sum_squares", total, &[x], move |ctx, grads| {
+            if let Some(slot) = grads.slot(x) {
+                let d = ctx.grad_out().data()[0];
+                slot.write(ctx.value(x).data().iter().map(|x| 2.0 * d * x));
+            }
+        })
     }
 }

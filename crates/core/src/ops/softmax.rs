@@ -164,24 +164,30 @@ impl Tape {
         }
         let nf = n as f64;
         let probs = self.cache(probs);
-        let labels = labels.to_vec();
-        self.record(
-            OP,
-            Tensor::scalar(loss / nf),
-            &[scores],
-            move |ctx, grads| {
-                if let Some(slot) = grads.slot(scores) {
-                    // ds = k * (p - onehot(y)), k = dL / N
-                    let k = ctx.grad_out().data()[0] / nf;
-                    let rows = ctx.value(probs).data().chunks(c).zip(&labels);
-                    slot.write(rows.flat_map(|(pr, &y)| {
-                        pr.iter()
-                            .enumerate()
-                            .map(move |(j, p)| if j == y { k * p - k } else { k * p })
-                    }));
-                }
-            },
-        )
+        // The labels, kept for backward as a pooled cache node rather than a
+        // copy the closure owns (which would allocate every step). A label
+        // is below c, and the (n, c) scores fit in memory, so it is far below
+        // 2^53 and exact as an f64.
+        let mut label_values = self.alloc_scratch(&[n]);
+        for (l, &y) in label_values.data_mut().iter_mut().zip(labels) {
+            *l = y as f64;
+        }
+        let labels = self.cache(label_values);
+        let loss = self.scalar(loss / nf);
+        self.record(OP, loss, &[scores], move |ctx, grads| {
+            if let Some(slot) = grads.slot(scores) {
+                // ds = k * (p - onehot(y)), k = dL / N
+                let k = ctx.grad_out().data()[0] / nf;
+                let rows = ctx.value(probs).data().chunks(c);
+                let rows = rows.zip(ctx.value(labels).data());
+                slot.write(rows.flat_map(|(pr, &y)| {
+                    let y = y as usize;
+                    pr.iter()
+                        .enumerate()
+                        .map(move |(j, p)| if j == y { k * p - k } else { k * p })
+                }));
+            }
+        })
     }
 
     fn scores_shape(&self, op: &'static str, scores: Var) -> Result<(usize, usize)> {
