@@ -36,7 +36,8 @@ pub struct MemoryEstimate {
     pub snapshots: u64,
     /// One training step's values, gradients and caches (the minibatch and
     /// its copy on the tape, each layer's output, batchnorm's normalised
-    /// input, dropout's mask, the softmax probabilities).
+    /// input, the softmax probabilities; dropout stores no mask: its
+    /// backward recomputes it from the call's key).
     pub activations: u64,
     /// The tape's pool of buffers kept for the next step: up to one step's
     /// worth.
@@ -83,8 +84,8 @@ impl MemoryEstimate {
         // Values per step for each hidden layer, per example and unit:
         // affine output and its gradient; batchnorm's or layernorm's output,
         // gradient and normalised input; ReLU's output and gradient;
-        // dropout's output, gradient and mask.
-        let per_unit = 4 + if norm { 3 } else { 0 } + if dropout { 3 } else { 0 };
+        // dropout's output and gradient (its mask is recomputed, not kept).
+        let per_unit = 4 + if norm { 3 } else { 0 } + if dropout { 2 } else { 0 };
 
         let mut params = 0u64;
         let mut stats = 0u64;
