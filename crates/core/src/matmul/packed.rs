@@ -185,82 +185,76 @@ unsafe fn short_serial(
     beta: f64,
     c: Mat,
 ) {
-    PACK.with(|cell| {
-        // As in `serial`: never re-entered, a fresh pair is the fallback.
-        let mut fresh = (Vec::new(), Vec::new());
-        let mut guard = cell.try_borrow_mut();
-        let (abuf, bbuf) = match guard.as_deref_mut() {
-            Ok(bufs) => (&mut bufs.0, &mut bufs.1),
-            Err(_) => (&mut fresh.0, &mut fresh.1),
-        };
-        let apack = aligned(abuf, MC.div_ceil(MR) * MR * KC);
-        let bgroup = aligned(bbuf, GROUP * (NR * KC + SKEW));
-        let row_slivers = m.div_ceil(MR);
-        let width = GROUP * NR;
-        for pc in (0..k).step_by(KC) {
-            let kc = KC.min(k - pc);
-            // Only the first k block sees the caller's beta; later ones
-            // add to what the earlier ones wrote.
-            let beta = if pc == 0 { beta } else { 1.0 };
-            let bstride = NR * kc + SKEW;
-            // SAFETY: pc < k: A's m x kc block at (0, pc) lies inside A, and
-            // `apack` holds ceil(MC / MR) * MR * KC >= ceil(m / MR) * MR * kc.
-            unsafe { pack_a(m, kc, a.at(0, pc), apack) };
-            // A's next k block, requested over this block's kernel calls.
-            let mut ahead_a = (pc + KC < k).then(|| {
-                // SAFETY: (0, pc + KC) is an element of A: pc + KC < k.
-                let at = unsafe { a.at(0, pc + KC) };
-                Ahead::new(at, m, KC.min(k - pc - KC), n.div_ceil(NR) * row_slivers)
-            });
-            for jg in (0..n).step_by(width) {
-                let gcols = width.min(n - jg);
-                // SAFETY: pc < k and jg < n: B's kc x gcols block at (pc, jg)
-                // lies inside B; `bgroup` holds GROUP * (NR * KC + SKEW)
-                // values, at least the ceil(gcols / NR) slivers of bstride
-                // that pack_b writes.
-                unsafe { pack_b(kc, gcols, b.at(pc, jg), bstride, bgroup) };
-                // The group after this one: the next columns, or the first
-                // ones of the next k block.
-                let next = if jg + width < n {
-                    Some((pc, jg + width))
-                } else if pc + KC < k {
-                    Some((pc + KC, 0))
-                } else {
-                    None
-                };
-                let calls = gcols.div_ceil(NR) * row_slivers;
-                let mut ahead = next.map(|(p, j)| {
-                    // SAFETY: (p, j) is an element of B: p < k, j < n.
-                    let at = unsafe { b.at(p, j) };
-                    Ahead::new(at, KC.min(k - p), width.min(n - j), calls)
+    with_pack_buffers(
+        MC.div_ceil(MR) * MR * KC,
+        GROUP * (NR * KC + SKEW),
+        |apack, bgroup| {
+            let row_slivers = m.div_ceil(MR);
+            let width = GROUP * NR;
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                // Only the first k block sees the caller's beta; later ones
+                // add to what the earlier ones wrote.
+                let beta = if pc == 0 { beta } else { 1.0 };
+                let bstride = NR * kc + SKEW;
+                // SAFETY: pc < k: A's m x kc block at (0, pc) lies inside A, and
+                // `apack` holds ceil(MC / MR) * MR * KC >= ceil(m / MR) * MR * kc.
+                unsafe { pack_a(m, kc, a.at(0, pc), apack) };
+                // A's next k block, requested over this block's kernel calls.
+                let mut ahead_a = (pc + KC < k).then(|| {
+                    // SAFETY: (0, pc + KC) is an element of A: pc + KC < k.
+                    let at = unsafe { a.at(0, pc + KC) };
+                    Ahead::new(at, m, KC.min(k - pc - KC), n.div_ceil(NR) * row_slivers)
                 });
-                for jr in (0..gcols).step_by(NR) {
-                    for ir in (0..m).step_by(MR) {
-                        for ahead in [&mut ahead, &mut ahead_a].into_iter().flatten() {
-                            ahead.step();
+                for jg in (0..n).step_by(width) {
+                    let gcols = width.min(n - jg);
+                    // SAFETY: pc < k, jg < n: B's kc x gcols block at (pc, jg) is in B;
+                    // `bgroup` holds GROUP * (NR * KC + SKEW) values, at least the
+                    // ceil(gcols / NR) slivers of bstride that pack_b writes.
+                    unsafe { pack_b(kc, gcols, b.at(pc, jg), bstride, bgroup) };
+                    // The group after this one: the next columns, or the first
+                    // ones of the next k block.
+                    let next = if jg + width < n {
+                        Some((pc, jg + width))
+                    } else if pc + KC < k {
+                        Some((pc + KC, 0))
+                    } else {
+                        None
+                    };
+                    let calls = gcols.div_ceil(NR) * row_slivers;
+                    let mut ahead = next.map(|(p, j)| {
+                        // SAFETY: (p, j) is an element of B: p < k, j < n.
+                        let at = unsafe { b.at(p, j) };
+                        Ahead::new(at, KC.min(k - p), width.min(n - j), calls)
+                    });
+                    for jr in (0..gcols).step_by(NR) {
+                        for ir in (0..m).step_by(MR) {
+                            for ahead in [&mut ahead, &mut ahead_a].into_iter().flatten() {
+                                ahead.step();
+                            }
+                            // SAFETY: AVX2+FMA (caller's contract); the A and B slivers hold kc * MR and kc * NR
+                            // packed values; C's min(MR, m - ir) x min(NR, gcols - jr) tile at (ir, jg + jr) lies
+                            // inside C, a `&mut [f64]` that only this thread writes here.
+                            unsafe {
+                                avx2::kernel_rows(
+                                    MR.min(m - ir),
+                                    kc,
+                                    apack.as_ptr().add(ir * kc),
+                                    bgroup.as_ptr().add(jr / NR * bstride),
+                                    c.at(ir, jg + jr).ptr as *mut f64,
+                                    c.rs,
+                                    c.cs,
+                                    NR.min(gcols - jr),
+                                    alpha,
+                                    beta,
+                                )
+                            };
                         }
-                        // SAFETY: AVX2+FMA (caller's contract); the A and B slivers hold kc * MR and kc * NR
-                        // packed values; C's min(MR, m - ir) x min(NR, gcols - jr) tile at (ir, jg + jr) lies
-                        // inside C, a `&mut [f64]` that only this thread writes here.
-                        unsafe {
-                            avx2::kernel_rows(
-                                MR.min(m - ir),
-                                kc,
-                                apack.as_ptr().add(ir * kc),
-                                bgroup.as_ptr().add(jr / NR * bstride),
-                                c.at(ir, jg + jr).ptr as *mut f64,
-                                c.rs,
-                                c.cs,
-                                NR.min(gcols - jr),
-                                alpha,
-                                beta,
-                            )
-                        };
                     }
                 }
             }
-        }
-    });
+        },
+    );
 }
 
 /// Requests a `rows x cols` block of a strided matrix into L2, a share of
@@ -330,58 +324,72 @@ impl Ahead {
 /// As for [`gemm`], for these views: A `(m, k)`, B `(k, n)`, C `(m, n)`,
 /// `m, k, n >= 1`, C written by no one else during the call.
 unsafe fn serial(m: usize, k: usize, n: usize, alpha: f64, a: Mat, b: Mat, beta: f64, c: Mat) {
+    with_pack_buffers(
+        MC.div_ceil(MR) * MR * KC,
+        NC.min(n).div_ceil(NR) * NR * KC,
+        |apack, bpack| {
+            for jc in (0..n).step_by(NC) {
+                let nc = NC.min(n - jc);
+                for pc in (0..k).step_by(KC) {
+                    let kc = KC.min(k - pc);
+                    // Only the first k block sees the caller's beta; later ones
+                    // add to what the earlier ones wrote.
+                    let beta = if pc == 0 { beta } else { 1.0 };
+                    // SAFETY: pc < k and jc < n, so B's block (pc.., jc..) of
+                    // kc x nc lies inside B; `bpack` holds the
+                    // ceil(nc / NR) * NR * kc values pack_b writes.
+                    unsafe { pack_b(kc, nc, b.at(pc, jc), NR * kc, bpack) };
+                    for ic in (0..m).step_by(MC) {
+                        let mc = MC.min(m - ic);
+                        // SAFETY: as for B: A's mc x kc block at (ic, pc) lies
+                        // inside A and `apack` holds ceil(mc / MR) * MR * kc.
+                        unsafe { pack_a(mc, kc, a.at(ic, pc), apack) };
+                        for jr in (0..nc).step_by(NR) {
+                            for ir in (0..mc).step_by(MR) {
+                                // SAFETY: AVX2+FMA (caller's contract); the A and B slivers hold kc*MR and kc*NR packed
+                                // values; C's min(MR, mc-ir) x min(NR, nc-jr) tile at (ic+ir, jc+jr) lies inside C, a
+                                // `&mut [f64]` that only this thread writes in this block.
+                                unsafe {
+                                    avx2::kernel_rows(
+                                        MR.min(mc - ir),
+                                        kc,
+                                        apack.as_ptr().add(ir * kc),
+                                        bpack.as_ptr().add(jr * kc),
+                                        c.at(ic + ir, jc + jr).ptr as *mut f64,
+                                        c.rs,
+                                        c.cs,
+                                        NR.min(nc - jr),
+                                        alpha,
+                                        beta,
+                                    )
+                                };
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    );
+}
+
+/// Runs `f` on this thread's packing buffers for A and B, `a_len` and
+/// `b_len` values each, every one starting at a cache line. A product never
+/// calls back into rayon while it holds them, so the borrow is never
+/// re-entered; a fresh pair is the fallback if it ever were.
+fn with_pack_buffers<R>(
+    a_len: usize,
+    b_len: usize,
+    f: impl FnOnce(&mut [f64], &mut [f64]) -> R,
+) -> R {
     PACK.with(|cell| {
-        // A product never calls back into rayon while it holds the buffers,
-        // so this borrow cannot be re-entered; a fresh pair is the fallback.
         let mut fresh = (Vec::new(), Vec::new());
         let mut guard = cell.try_borrow_mut();
         let (abuf, bbuf) = match guard.as_deref_mut() {
             Ok(bufs) => (&mut bufs.0, &mut bufs.1),
             Err(_) => (&mut fresh.0, &mut fresh.1),
         };
-        let apack = aligned(abuf, MC.div_ceil(MR) * MR * KC);
-        let bpack = aligned(bbuf, NC.min(n).div_ceil(NR) * NR * KC);
-        for jc in (0..n).step_by(NC) {
-            let nc = NC.min(n - jc);
-            for pc in (0..k).step_by(KC) {
-                let kc = KC.min(k - pc);
-                // Only the first k block sees the caller's beta; later ones
-                // add to what the earlier ones wrote.
-                let beta = if pc == 0 { beta } else { 1.0 };
-                // SAFETY: pc < k and jc < n, so B's block (pc.., jc..) of
-                // kc x nc lies inside B; `bpack` holds the
-                // ceil(nc / NR) * NR * kc values pack_b writes.
-                unsafe { pack_b(kc, nc, b.at(pc, jc), NR * kc, bpack) };
-                for ic in (0..m).step_by(MC) {
-                    let mc = MC.min(m - ic);
-                    // SAFETY: as for B: A's mc x kc block at (ic, pc) lies
-                    // inside A and `apack` holds ceil(mc / MR) * MR * kc.
-                    unsafe { pack_a(mc, kc, a.at(ic, pc), apack) };
-                    for jr in (0..nc).step_by(NR) {
-                        for ir in (0..mc).step_by(MR) {
-                            // SAFETY: AVX2+FMA (caller's contract); the A and B slivers hold kc*MR and kc*NR packed
-                            // values; C's min(MR, mc-ir) x min(NR, nc-jr) tile at (ic+ir, jc+jr) lies inside C, a
-                            // `&mut [f64]` that only this thread writes in this block.
-                            unsafe {
-                                avx2::kernel_rows(
-                                    MR.min(mc - ir),
-                                    kc,
-                                    apack.as_ptr().add(ir * kc),
-                                    bpack.as_ptr().add(jr * kc),
-                                    c.at(ic + ir, jc + jr).ptr as *mut f64,
-                                    c.rs,
-                                    c.cs,
-                                    NR.min(nc - jr),
-                                    alpha,
-                                    beta,
-                                )
-                            };
-                        }
-                    }
-                }
-            }
-        }
-    });
+        f(aligned(abuf, a_len), aligned(bbuf, b_len))
+    })
 }
 
 /// `len` values of `buf`, starting at a 64-byte boundary (one cache line).
