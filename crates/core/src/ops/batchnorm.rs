@@ -112,12 +112,24 @@ impl Tape {
         let mut xhat = self.alloc_scratch(&[n, d]);
         let mut out = self.alloc_scratch(&[n, d]);
         let (tx, tg, tb) = (self.value(x)?, self.value(gamma)?, self.value(beta)?);
+        // Zipped slices, not indices: no bounds checks, so the loop
+        // vectorises (indexing through the tensors reloaded every pointer
+        // per element).
+        let per_column = mean
+            .data()
+            .iter()
+            .zip(inv_std.data())
+            .zip(tg.data().iter().zip(tb.data()));
         let rows = tx.data().chunks(d).zip(xhat.data_mut().chunks_mut(d));
-        let mean_data = mean.data();
         for ((xr, hr), or) in rows.zip(out.data_mut().chunks_mut(d)) {
-            for j in 0..d {
-                hr[j] = (xr[j] - mean_data[j]) * inv_std.data()[j];
-                or[j] = tg.data()[j] * hr[j] + tb.data()[j];
+            let row = hr
+                .iter_mut()
+                .zip(or.iter_mut())
+                .zip(xr)
+                .zip(per_column.clone());
+            for (((h, o), &x), ((&m, &s), (&g, &b))) in row {
+                *h = (x - m) * s;
+                *o = g * *h + b;
             }
         }
         self.recycle(mean);
@@ -132,9 +144,10 @@ impl Tape {
             let mut sums = grads.scratch(2 * d);
             let (sum_g, sum_gh) = sums.split_at_mut(d);
             for (gr, hr) in g.chunks(d).zip(h.chunks(d)) {
-                for j in 0..d {
-                    sum_g[j] += gr[j];
-                    sum_gh[j] += gr[j] * hr[j];
+                let sums = sum_g.iter_mut().zip(sum_gh.iter_mut());
+                for ((sg, sgh), (&g, &h)) in sums.zip(gr.iter().zip(hr)) {
+                    *sg += g;
+                    *sgh += g * h;
                 }
             }
             if let Some(slot) = grads.slot(beta) {
@@ -153,18 +166,20 @@ impl Tape {
                     GradSlot::Fresh(gx) => (gx, true),
                     GradSlot::Accumulate(gx) => (gx, false),
                 };
+                let per_column = gam.iter().zip(s).zip(sum_g.iter().zip(&*sum_gh));
                 for ((gxr, gr), hr) in gx.chunks_mut(d).zip(g.chunks(d)).zip(h.chunks(d)) {
-                    for j in 0..d {
-                        let k = gam[j] * s[j];
+                    let row = gxr.iter_mut().zip(gr).zip(hr).zip(per_column.clone());
+                    for (((gx, &g), &h), ((&gam, &s), (&sg, &sgh))) in row {
+                        let k = gam * s;
                         let v = match mode {
                             // dx = gamma/sigma * (dY - mean(dY) - xhat * mean(dY * xhat))
-                            Mode::Train => k * (gr[j] - (sum_g[j] + hr[j] * sum_gh[j]) / nf),
-                            Mode::Test => k * gr[j],
+                            Mode::Train => k * (g - (sg + h * sgh) / nf),
+                            Mode::Test => k * g,
                         };
                         if fresh {
-                            gxr[j] = v;
+                            *gx = v;
                         } else {
-                            gxr[j] += v;
+                            *gx += v;
                         }
                     }
                 }
@@ -183,9 +198,9 @@ fn column_mean_var(x: &[f64], n: usize, d: usize, mean: &mut [f64], var: &mut [f
     }
     mean.iter_mut().for_each(|m| *m /= nf);
     for row in x.chunks(d) {
-        for j in 0..d {
-            let c = row[j] - mean[j];
-            var[j] += c * c;
+        for ((v, &x), &m) in var.iter_mut().zip(row).zip(&*mean) {
+            let c = x - m;
+            *v += c * c;
         }
     }
     var.iter_mut().for_each(|v| *v /= nf);

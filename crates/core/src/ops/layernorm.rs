@@ -59,9 +59,15 @@ impl Tape {
             let mean = xr.iter().sum::<f64>() / df;
             let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / df;
             *s = 1.0 / (var + eps).sqrt();
-            for j in 0..d {
-                hr[j] = (xr[j] - mean) * *s;
-                or[j] = gam[j] * hr[j] + bet[j];
+            // Zipped, not indexed: no bounds checks, so the loop vectorises.
+            let row = hr
+                .iter_mut()
+                .zip(or.iter_mut())
+                .zip(xr)
+                .zip(gam.iter().zip(bet));
+            for (((h, o), &x), (&g, &b)) in row {
+                *h = (x - mean) * *s;
+                *o = g * *h + b;
             }
         }
         let xhat = self.cache(xhat);
@@ -78,8 +84,8 @@ impl Tape {
             if let Some(slot) = grads.slot(gamma) {
                 let gg = slot.zeroed();
                 for (gr, hr) in g.chunks(d).zip(h.chunks(d)) {
-                    for j in 0..d {
-                        gg[j] += gr[j] * hr[j];
+                    for ((gg, &g), &h) in gg.iter_mut().zip(gr).zip(hr) {
+                        *gg += g * h;
                     }
                 }
             }
