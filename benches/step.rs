@@ -30,52 +30,14 @@ use std::time::{Duration, Instant};
 
 const DIMS: [usize; 5] = [3072, 500, 500, 500, 10];
 
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+
 /// Counts heap allocations, to report how many one steady-state step makes;
 /// with `--trace-allocs`, prints where each allocation of one steady-state
 /// step comes from (a backtrace per allocation, on stderr).
-struct CountingAlloc;
-
-static ALLOCATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-static TRACE_ALLOCS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-thread_local! {
-    /// Set while this thread prints a backtrace (which allocates itself).
-    static TRACING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Prints a backtrace of the allocation being made, unless this thread is
-/// already printing one.
-fn trace_alloc(size: usize) {
-    let _ = TRACING.try_with(|busy| {
-        if !busy.replace(true) {
-            let trace = std::backtrace::Backtrace::force_capture();
-            eprintln!("# allocation of {size} bytes at\n{trace}");
-            busy.set(false);
-        }
-    });
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; the
-// counter is a relaxed atomic, the tracer only prints.
-unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if TRACE_ALLOCS.load(std::sync::atomic::Ordering::Relaxed) {
-            trace_alloc(layout.size());
-        }
-        // SAFETY: our caller upholds `alloc`'s contract for `layout`; it is
-        // passed to the system allocator unchanged.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        // SAFETY: `ptr` came from `alloc` above, that is from the system
-        // allocator, with this `layout` (our caller's contract).
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
+static GLOBAL: counting_alloc::CountingAlloc = counting_alloc::CountingAlloc;
 
 struct Bench {
     net: FullyConnectedNet,
@@ -208,16 +170,16 @@ fn main() {
     floor(&mut b, gemm_flops, med);
 
     // Allocations per steady-state step (all threads).
-    let before = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
+    let before = counting_alloc::allocations();
     for i in 0..10 {
         b.step(i);
     }
-    let per_step = (ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed) - before) / 10;
+    let per_step = (counting_alloc::allocations() - before) / 10;
     println!("# heap allocations per steady-state step: {per_step}");
     if std::env::args().any(|a| a == "--trace-allocs") {
-        TRACE_ALLOCS.store(true, std::sync::atomic::Ordering::Relaxed);
+        counting_alloc::set_tracing(true);
         b.step(0);
-        TRACE_ALLOCS.store(false, std::sync::atomic::Ordering::Relaxed);
+        counting_alloc::set_tracing(false);
     }
 
     // Where forward + backward time goes, per op.

@@ -13,57 +13,17 @@
 //! `GRADTAPE_GEMM=<path>` runs the test on that path (else `avx2` wherever
 //! the CPU has AVX2 and FMA).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use gradtape::nn::{FcConfig, FullyConnectedNet, Model, Normalization};
+use gradtape::optim::{build, UpdateRule};
+use gradtape::{rng_from_seed, GemmPath, RngExt, Tensor};
 
-use gradtape_core::{rng_from_seed, GemmPath, RngExt, Tensor};
-use gradtape_nn::{FcConfig, FullyConnectedNet, Model, Normalization};
-use gradtape_optim::{build, UpdateRule};
+#[path = "../benches/common/counting_alloc.rs"]
+mod counting_alloc;
 
-/// Counts allocations; while `TRACE` is on (`GRADTAPE_TRACE_ALLOCS=1`
-/// during the counted steps) prints a backtrace of each, to find it.
-struct CountingAlloc;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static TRACE: AtomicBool = AtomicBool::new(false);
-
-thread_local! {
-    /// Set while this thread prints a backtrace (which allocates itself).
-    static TRACING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn trace_alloc(size: usize) {
-    let _ = TRACING.try_with(|busy| {
-        if !busy.replace(true) {
-            let trace = std::backtrace::Backtrace::force_capture();
-            eprintln!("allocation of {size} bytes at\n{trace}");
-            busy.set(false);
-        }
-    });
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; the
-// counter is a relaxed atomic, the tracer only prints.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        if TRACE.load(Ordering::Relaxed) {
-            trace_alloc(layout.size());
-        }
-        // SAFETY: our caller upholds `alloc`'s contract for `layout`; it is
-        // passed to the system allocator unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` above, that is from the system
-        // allocator, with this `layout` (our caller's contract).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
+/// Counts allocations; with `GRADTAPE_TRACE_ALLOCS=1`, prints a backtrace
+/// of each made during the counted steps, to find it.
 #[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
+static GLOBAL: counting_alloc::CountingAlloc = counting_alloc::CountingAlloc;
 
 /// Allocations in each of six steady-state steps of a small net (every
 /// kind of layer the notebook's final net has, plus an L2 term), for every
@@ -109,13 +69,13 @@ fn allocations_in_six_steps(
             }
             let trace = std::env::var_os("GRADTAPE_TRACE_ALLOCS").is_some();
             let mut counts = [0; 6];
-            TRACE.store(trace, Ordering::Relaxed);
+            counting_alloc::set_tracing(trace);
             for (i, count) in counts.iter_mut().enumerate() {
-                let before = ALLOCATIONS.load(Ordering::Relaxed);
+                let before = counting_alloc::allocations();
                 step(i);
-                *count = ALLOCATIONS.load(Ordering::Relaxed) - before;
+                *count = counting_alloc::allocations() - before;
             }
-            TRACE.store(false, Ordering::Relaxed);
+            counting_alloc::set_tracing(false);
             (rule, counts)
         })
         .collect()
