@@ -162,7 +162,7 @@ fn main() {
         );
     } else {
         println!(
-            "# step {:.2} ms (median; Adam during backward, its share is `param update` below)",
+            "# step {:.2} ms (median; Adam during backward, its share is `param update` below, which also holds the affine weights' gradient products that it takes in parts)",
             med * 1e3
         );
     }

@@ -30,6 +30,7 @@ mod random;
 mod shape;
 mod tape;
 mod tensor;
+mod update;
 
 pub use error::{Error, Result};
 pub use grads::{BackwardCtx, GradSlot, Grads};
@@ -40,3 +41,4 @@ pub use random::{fill_normal, rng_from_seed, uniform, CounterRng, Rng};
 pub use shape::Shape;
 pub use tape::{Mode, OpTiming, Profile, Tape, Var};
 pub use tensor::Tensor;
+pub use update::{GradFill, ParamUpdate};

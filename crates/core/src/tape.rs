@@ -18,6 +18,7 @@
 //! another tape is an error naming the op and both tapes.
 
 use crate::grads::GradBuf;
+use crate::update::{GradFill, ParamUpdate};
 use crate::{BackwardCtx, Error, Grads, Result, Shape, Tensor};
 use smallbox::space::S32;
 use smallbox::{smallbox, SmallBox};
@@ -121,6 +122,22 @@ struct Node {
     inputs: SmallVec<[Var; 3]>,
     requires_grad: bool,
     backward: Option<BackwardFn>,
+    /// An input whose gradient is a product the tape can compute rows at a
+    /// time (see [`ProductGrad`]).
+    product_grad: Option<ProductGrad>,
+}
+
+/// An op's parameter input `param` whose gradient is `A^T dY`: A is the
+/// op's input `a` read as a `(k, m)` matrix, dY the op's output gradient
+/// `(k, n)`, the gradient `(m, n)` (`affine`'s `dW = X^T dY`). When the
+/// gradient is handed to an update during backward, the tape computes it
+/// instead of the op's closure (which finds no slot for `param` then), so
+/// that the update may take it a part at a time ([`GradFill`]).
+#[derive(Clone, Copy)]
+pub(crate) struct ProductGrad {
+    pub param: Var,
+    pub a: Var,
+    pub dims: [usize; 3],
 }
 
 /// A reverse-mode autograd tape.
@@ -169,7 +186,7 @@ const HANDED_OVER: usize = usize::MAX - 1;
 
 /// What [`Tape::backward_with`] calls per parameter: `(parameter, its
 /// value, its final gradient)`.
-type ParamHook<'a> = dyn FnMut(Var, &mut Tensor, &Tensor) -> Result<()> + 'a;
+type ParamHook<'a> = dyn ParamUpdate + 'a;
 
 impl Default for Tape {
     fn default() -> Self {
@@ -680,6 +697,22 @@ impl Tape {
         Ok(self.push(value, op, inputs.into(), requires_grad, backward))
     }
 
+    /// [`Tape::record`] for an op one of whose parameter inputs has a
+    /// product for its gradient ([`ProductGrad`]); its closure must still
+    /// compute that gradient whenever it finds the parameter's slot.
+    pub(crate) fn record_product(
+        &mut self,
+        op: &'static str,
+        value: Tensor,
+        inputs: &[Var],
+        product_grad: ProductGrad,
+        backward: impl Fn(&BackwardCtx<'_>, &mut Grads<'_>) + Send + Sync + 'static,
+    ) -> Result<Var> {
+        let v = self.record(op, value, inputs, backward)?;
+        self.nodes[v.index()].product_grad = Some(product_grad);
+        Ok(v)
+    }
+
     /// Adds a value an op keeps for its backward (a mask, a normalised
     /// input); it needs no gradient and is dropped at reset.
     pub fn cache(&mut self, value: Tensor) -> Var {
@@ -702,6 +735,7 @@ impl Tape {
             inputs,
             requires_grad,
             backward,
+            product_grad: None,
         });
         Var {
             id: id as u32,
@@ -787,10 +821,23 @@ impl Tape {
     /// assert_eq!(tape.value(w).unwrap().data(), &[0.5, -1.0]);
     /// assert_eq!(tape.grad(w).unwrap().data(), &[2.0, -4.0]);
     /// ```
-    pub fn backward_with<F>(&mut self, loss: Var, mut update: F) -> Result<()>
+    pub fn backward_with<F>(&mut self, loss: Var, update: F) -> Result<()>
     where
         F: FnMut(Var, &mut Tensor, &Tensor) -> Result<()>,
     {
+        self.backward_with_update(loss, &mut { update })
+    }
+
+    /// [`Tape::backward_with`] with any [`ParamUpdate`]: one that takes the
+    /// gradient of an `affine` weight a part at a time
+    /// ([`ParamUpdate::update_filling`]) updates each part while it is
+    /// still in cache. The order and guarantees are `backward_with`'s; see
+    /// [`ParamUpdate`] for an example.
+    pub fn backward_with_update<U: ParamUpdate>(
+        &mut self,
+        loss: Var,
+        update: &mut U,
+    ) -> Result<()> {
         let l = self.start_backward("backward_with", loss)?;
         self.ready_at.clear();
         self.ready_at.resize(self.n_params, NOT_USED);
@@ -799,7 +846,7 @@ impl Tape {
             self.run_backward(l, None)
         } else {
             self.mark_ready_at(l);
-            self.run_backward(l, Some(&mut update))
+            self.run_backward(l, Some(update))
         };
         self.finish_backward();
         result?;
@@ -807,7 +854,7 @@ impl Tape {
         // on), in order; their gradient is final now.
         for p in 0..self.n_params {
             if self.ready_at[p] != HANDED_OVER {
-                self.hand_over(p, &mut update)?;
+                self.hand_over(p, update)?;
             }
         }
         Ok(())
@@ -895,7 +942,65 @@ impl Tape {
             tape: self.id,
         };
         let started = self.profile.is_some().then(Instant::now);
-        let result = update(var, &mut self.values[p], &g.value);
+        let result = update.update(var, &mut self.values[p], &g.value);
+        if let (Some(t), Some((profile, _))) = (started, self.profile.as_mut()) {
+            let e = profile.entry("param update");
+            e.backward += t.elapsed();
+            e.calls += 1;
+        }
+        result
+    }
+
+    /// [`Tape::hand_over`] for a parameter whose gradient node `i`'s op
+    /// left to the tape: `update` gets a [`GradFill`] that computes it from
+    /// node `i`'s output gradient, a part at a time if it likes.
+    fn hand_over_filling(
+        &mut self,
+        pg: ProductGrad,
+        i: usize,
+        update: &mut ParamHook<'_>,
+    ) -> Result<()> {
+        let p = pg.param.index();
+        self.ready_at[p] = HANDED_OVER;
+        let (params, rest) = self.values.split_at_mut(self.n_params);
+        let a = pg.a.index();
+        // Split so that the parameter's value is mutable while A (another
+        // node: a != p) is read.
+        let (value, a) = if a >= self.n_params {
+            (&mut params[p], &rest[a - self.n_params])
+        } else if a < p {
+            let (lo, hi) = params.split_at_mut(p);
+            (&mut hi[0], &lo[a])
+        } else {
+            let (lo, hi) = params.split_at_mut(a);
+            (&mut lo[p], &hi[0])
+        };
+        // The node's output gradient (i > p: parameters come first).
+        let (lo, hi) = self.grads.split_at_mut(i);
+        let dy = &hi[0]
+            .as_ref()
+            .expect("a node that ran backward has a gradient")
+            .value;
+        let g = lo[p].as_mut().expect("held for this hand-over");
+        let beta = if std::mem::replace(&mut g.fresh, false) {
+            0.0
+        } else {
+            1.0
+        };
+        let [m, k, n] = pg.dims;
+        let (a, dy) = (a.data(), dy.data());
+        let rows = move |first: usize, part: &mut [f64], parallel: bool| {
+            let rows = first..first + part.len() / n.max(1);
+            crate::matmul::gemm_rows_at_b([m, k, n], rows, a, dy, beta, part, parallel);
+        };
+        let fill = GradFill::new(n, m * n, &rows);
+        let var = Var {
+            id: p as u32,
+            generation: 0,
+            tape: self.id,
+        };
+        let started = self.profile.is_some().then(Instant::now);
+        let result = update.update_filling(var, value, &mut g.value, &fill);
         if let (Some(t), Some((profile, _))) = (started, self.profile.as_mut()) {
             let e = profile.entry("param update");
             e.backward += t.elapsed();
@@ -921,6 +1026,15 @@ impl Tape {
                 // Nothing downstream used this node: its gradient is zero.
                 grad_out.value.data_mut().fill(0.0);
             }
+            // A parameter whose gradient the update may take a part at a
+            // time: the tape computes it below, so the closure finds no
+            // slot for it. (Not when A is the parameter itself: the update
+            // would change A while the product reads it.)
+            let product_grad = node.product_grad.filter(|pg| {
+                let p = pg.param.index();
+                update.is_some() && pg.a != pg.param && self.ready_at.get(p) == Some(&i)
+            });
+            let held = product_grad.and_then(|pg| lo[pg.param.index()].take());
             let ctx = BackwardCtx {
                 values: &self.values,
                 output: i,
@@ -939,6 +1053,13 @@ impl Tape {
             if let (Some(t), Some((profile, _))) = (started, self.profile.as_mut()) {
                 profile.entry(node.op).backward += t.elapsed();
             }
+            let filled = match (product_grad, held) {
+                (Some(pg), Some(buf)) => {
+                    lo[pg.param.index()] = Some(buf);
+                    Some(pg)
+                }
+                _ => None,
+            };
             if self.detect_anomaly {
                 for v in &node.inputs {
                     if let Some(g) = lo[v.index()].as_ref().filter(|g| !g.fresh) {
@@ -955,6 +1076,9 @@ impl Tape {
                 }
             }
             if let Some(update) = update.as_deref_mut() {
+                if let Some(pg) = filled {
+                    self.hand_over_filling(pg, i, update)?;
+                }
                 for k in 0..self.nodes[i].inputs.len() {
                     let p = self.nodes[i].inputs[k].index();
                     if p < self.n_params && self.ready_at[p] == i {

@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use gradtape_core::Result;
+use gradtape_core::{GradFill, Result};
 
 use crate::check;
 use crate::rule::Rule;
@@ -139,6 +139,29 @@ impl Adam {
     }
 }
 
+/// Values per part of a parameter that one thread updates at a time: 256 KB
+/// per buffer, so a part of the gradient just computed is still in L2.
+const CHUNK: usize = 1 << 15;
+
+impl AdamConfig {
+    /// This update's constants, counting the step.
+    fn step(&self, lr: f64, weight_decay: f64, st: &mut Moments) -> Step {
+        st.t += 1;
+        let t = st.t as f64;
+        Step {
+            lr,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            one_minus_beta1: 1.0 - self.beta1,
+            one_minus_beta2: 1.0 - self.beta2,
+            correction1: 1.0 - self.beta1.powf(t),
+            correction2: 1.0 - self.beta2.powf(t),
+            epsilon: self.epsilon,
+            keep: 1.0 - lr * weight_decay,
+        }
+    }
+}
+
 /// The fused Adam pass: reads `dw` once and updates `m`, `v` and `w`
 /// together. `DECAY` selects the AdamW shrink at compile time so the plain
 /// Adam loop carries no branch.
@@ -261,23 +284,9 @@ impl Rule for AdamConfig {
     }
 
     fn apply(&self, lr: f64, weight_decay: f64, w: &mut [f64], g: &[f64], st: &mut Moments) {
-        let c = self;
-        st.t += 1;
-        let t = st.t as f64;
-        let step = Step {
-            lr,
-            beta1: c.beta1,
-            beta2: c.beta2,
-            one_minus_beta1: 1.0 - c.beta1,
-            one_minus_beta2: 1.0 - c.beta2,
-            correction1: 1.0 - c.beta1.powf(t),
-            correction2: 1.0 - c.beta2.powf(t),
-            epsilon: c.epsilon,
-            keep: 1.0 - lr * weight_decay,
-        };
+        let step = self.step(lr, weight_decay, st);
         // Elementwise, so splitting it across threads changes no bit of the
         // result. Small parameters stay on the calling thread.
-        const CHUNK: usize = 1 << 15;
         let chunks = w
             .par_chunks_mut(CHUNK)
             .zip(g.par_chunks(CHUNK))
@@ -285,5 +294,31 @@ impl Rule for AdamConfig {
             .zip(st.v.par_chunks_mut(CHUNK));
         let decay = weight_decay > 0.0;
         chunks.for_each(|(((w, g), m), v)| fused_best(decay, w, g, m, v, step));
+    }
+
+    /// Each part of the gradient (whole rows, about `CHUNK` values) is
+    /// computed and at once applied, while it is in cache: the same
+    /// elementwise arithmetic as `apply`, so the same bits.
+    fn apply_filling(
+        &self,
+        lr: f64,
+        weight_decay: f64,
+        w: &mut [f64],
+        g: &mut [f64],
+        st: &mut Moments,
+        fill: &GradFill<'_>,
+    ) {
+        let step = self.step(lr, weight_decay, st);
+        let part = (CHUNK / fill.row_len()).max(1) * fill.row_len();
+        let chunks = w
+            .par_chunks_mut(part)
+            .zip(g.par_chunks_mut(part))
+            .zip(st.m.par_chunks_mut(part))
+            .zip(st.v.par_chunks_mut(part));
+        let decay = weight_decay > 0.0;
+        chunks.enumerate().for_each(|(i, (((w, g), m), v))| {
+            fill.fill(i * part, g);
+            fused_best(decay, w, g, m, v, step)
+        });
     }
 }

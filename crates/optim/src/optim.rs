@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use gradtape_core::{Error, Result, Tape, Var};
+use gradtape_core::{Error, GradFill, ParamUpdate, Result, Tape, Tensor, Var};
 
 use crate::rule::Rule;
 use crate::state::OptimState;
@@ -152,6 +152,45 @@ fn hyper_of<R: Rule>(
     }
 }
 
+/// [`Optimizer::backward_step`]'s update: each parameter's state, created
+/// on first use, and the rule applied to it, to a product-shaped gradient a
+/// part at a time as the rule chooses ([`Rule::apply_filling`]).
+struct DuringBackward<'a, R: Rule> {
+    config: &'a R,
+    by_var: &'a mut HashMap<Var, R::State>,
+    groups: &'a [ParamGroup],
+    group_of: &'a HashMap<Var, usize>,
+}
+
+impl<R: Rule> DuringBackward<'_, R> {
+    fn hyper_and_state(&mut self, v: Var, len: usize) -> ((f64, f64), &mut R::State) {
+        let hyper = hyper_of(self.config, self.groups, self.group_of, Some(v));
+        (hyper, self.by_var.entry(v).or_insert_with(|| R::zeros(len)))
+    }
+}
+
+impl<R: Rule> ParamUpdate for DuringBackward<'_, R> {
+    fn update(&mut self, v: Var, value: &mut Tensor, grad: &Tensor) -> Result<()> {
+        let config = self.config;
+        let ((lr, wd), state) = self.hyper_and_state(v, grad.len());
+        config.apply(lr, wd, value.data_mut(), grad.data(), state);
+        Ok(())
+    }
+
+    fn update_filling(
+        &mut self,
+        v: Var,
+        value: &mut Tensor,
+        grad: &mut Tensor,
+        fill: &GradFill<'_>,
+    ) -> Result<()> {
+        let config = self.config;
+        let ((lr, wd), state) = self.hyper_and_state(v, grad.len());
+        config.apply_filling(lr, wd, value.data_mut(), grad.data_mut(), state, fill);
+        Ok(())
+    }
+}
+
 impl<R: Rule + Default> Default for Optim<R> {
     /// The rule with its `optim.py` defaults.
     fn default() -> Self {
@@ -189,12 +228,15 @@ impl<R: Rule> Optimizer for Optim<R> {
             group_of,
             ..
         } = self;
-        tape.backward_with(loss, |v, value, grad| {
-            let (lr, wd) = hyper_of(&*config, groups, group_of, Some(v));
-            let state = by_var.entry(v).or_insert_with(|| R::zeros(grad.len()));
-            config.apply(lr, wd, value.data_mut(), grad.data(), state);
-            Ok(())
-        })
+        tape.backward_with_update(
+            loss,
+            &mut DuringBackward {
+                config,
+                by_var,
+                groups,
+                group_of,
+            },
+        )
     }
 
     fn update(&mut self, name: &str, param: &mut [f64], grad: &[f64]) -> Result<()> {

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use gradtape_core::Result;
+use gradtape_core::{GradFill, Result};
 
 use crate::state::{OptimState, ParamState};
 use crate::UpdateRule;
@@ -55,6 +55,23 @@ pub trait Rule: Clone + fmt::Debug + PartialEq + Send + Sync + 'static {
     /// Updates `w` in place from `g` (same length as `w` and the state) with
     /// learning rate `lr` and decoupled weight decay `weight_decay`.
     fn apply(&self, lr: f64, weight_decay: f64, w: &mut [f64], g: &[f64], s: &mut Self::State);
+
+    /// [`Rule::apply`] with a gradient that `fill` computes into `g` first.
+    /// A rule may instead fill and update a part at a time, while each part
+    /// is in cache, as long as the result is `apply`'s bit for bit; the
+    /// default fills all of it, then applies.
+    fn apply_filling(
+        &self,
+        lr: f64,
+        weight_decay: f64,
+        w: &mut [f64],
+        g: &mut [f64],
+        s: &mut Self::State,
+        fill: &GradFill<'_>,
+    ) {
+        fill.fill_all(g);
+        self.apply(lr, weight_decay, w, g, s);
+    }
 }
 
 /// Decoupled weight decay, `w *= 1 - lr * weight_decay`, for the rules that

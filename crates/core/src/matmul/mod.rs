@@ -204,39 +204,137 @@ pub fn try_gemm_with(
     // slice length, so every dimension and every index below fits in isize.
     let (rsa, csa) = if a_t { (1, m) } else { (k, 1) };
     let (rsb, csb) = if b_t { (1, k) } else { (n, 1) };
+    // SAFETY: `missing_features` confirmed the path's CPU features; `fits` established a.len() >= m*k,
+    // b.len() >= k*n, c.len() >= m*n, and with these strides each largest index is that product minus
+    // one; `c` is borrowed mutably, so it aliases neither `a` nor `b`.
+    unsafe {
+        run(
+            path,
+            Threads::Any,
+            [m, k, n],
+            alpha,
+            (a.as_ptr(), rsa, csa),
+            (b.as_ptr(), rsb, csb),
+            beta,
+            c.as_mut_ptr(),
+        )
+    };
+    Ok(())
+}
+
+/// Rows `rows` of `C = A^T B + beta * C`, A stored `k x m` (so `A^T` is
+/// `m x k`), B `k x n`, with `c_rows` holding those rows of C,
+/// `rows.len() x n`: a part of a weight's gradient `X^T dY`, computed and
+/// used on its own (`Tape`'s gradient parts). On the selected path, on
+/// this thread only unless `parallel`. Every element is computed as by the
+/// whole product, bit for bit: the parts split C, never the `k` sum.
+///
+/// Panics if the buffers are shorter than the shapes say or `rows` is not
+/// within `0..m`; callers size them from tensors they checked.
+pub(crate) fn gemm_rows_at_b(
+    [m, k, n]: [usize; 3],
+    rows: std::ops::Range<usize>,
+    a: &[f64],
+    b: &[f64],
+    beta: f64,
+    c_rows: &mut [f64],
+    parallel: bool,
+) {
+    let path = GemmPath::selected();
+    let checks = fits("a", k, m, a.len())
+        .and(fits("b", k, n, b.len()))
+        .and(fits("c", rows.len(), n, c_rows.len()));
+    if let Err(e) = checks {
+        panic!("{e}");
+    }
+    assert!(
+        rows.start <= rows.end && rows.end <= m,
+        "gemm: rows {rows:?} of {m}"
+    );
+    if rows.is_empty() || n == 0 {
+        return;
+    }
+    if k == 0 {
+        for x in &mut c_rows[..rows.len() * n] {
+            *x = if beta == 0.0 { 0.0 } else { beta * *x };
+        }
+        return;
+    }
+    // SAFETY: `missing_features` is None for the selected path; `fits` established a.len() >= k*m,
+    // b.len() >= k*n, c_rows.len() >= rows.len()*n. A^T's row r is A's column r: element (r, p) at
+    // r + p*m, so rows r < rows.end <= m, steps p < k stay below k*m. `c_rows` is borrowed mutably, so
+    // it aliases neither `a` nor `b`.
+    unsafe {
+        run(
+            path,
+            if parallel { Threads::Any } else { Threads::One },
+            [rows.len(), k, n],
+            1.0,
+            (a.as_ptr().add(rows.start), 1, m),
+            (b.as_ptr(), n, 1),
+            beta,
+            c_rows.as_mut_ptr(),
+        )
+    };
+}
+
+/// Whether a product may split over threads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Threads {
+    /// As many as are worth it (rayon's, or matrixmultiply's).
+    Any,
+    /// This thread only: the caller already runs on every thread.
+    One,
+}
+
+/// `C = alpha * A B + beta * C` on `path`, A `(m, k)` and B `(k, n)` given
+/// as (pointer, row stride, column stride), C row-major `(m, n)`.
+///
+/// # Safety
+/// The CPU has the path's features; `m, k, n >= 1`; every element the
+/// strides reach is inside its buffer; C aliases neither A nor B, and no one
+/// else touches it during the call.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run(
+    path: GemmPath,
+    threads: Threads,
+    [m, k, n]: [usize; 3],
+    alpha: f64,
+    (a, rsa, csa): (*const f64, usize, usize),
+    (b, rsb, csb): (*const f64, usize, usize),
+    beta: f64,
+    c: *mut f64,
+) {
+    let parallel = threads == Threads::Any;
     match path {
         #[cfg(target_arch = "x86_64")]
         GemmPath::Avx2 => {
             let a = packed::Mat {
-                ptr: a.as_ptr(),
+                ptr: a,
                 rs: rsa,
                 cs: csa,
             };
             let b = packed::Mat {
-                ptr: b.as_ptr(),
+                ptr: b,
                 rs: rsb,
                 cs: csb,
             };
-            // SAFETY: `missing_features` confirmed AVX2+FMA; `fits` established a.len() >= m*k, b.len() >= k*n,
-            // c.len() >= m*n, and with these strides each largest index is that product minus one; `c` is
-            // borrowed mutably, so it aliases neither `a` nor `b`.
-            unsafe { packed::gemm(m, k, n, alpha, a, b, beta, c.as_mut_ptr(), n) };
+            // SAFETY: the caller's contract.
+            unsafe { packed::gemm(m, k, n, alpha, a, b, beta, c, n, parallel) };
         }
         // MatrixmultiplyThreaded and Fallback (and Avx2 off x86-64, which
-        // `missing_features` has rejected above).
+        // `missing_features` has rejected before any call).
         _ => {
             let view = |ptr: *const f64, rs: usize, cs: usize| dgemm::View {
                 ptr,
                 rs: rs as isize,
                 cs: cs as isize,
             };
-            let (a, b) = (view(a.as_ptr(), rsa, csa), view(b.as_ptr(), rsb, csb));
-            let c = view(c.as_mut_ptr(), n, 1);
-            // SAFETY: as above, `fits` keeps every index the strides reach
-            // inside the three buffers, m, k, n >= 1, and `c` is borrowed
-            // mutably, so it aliases neither `a` nor `b`.
+            let (a, b) = (view(a, rsa, csa), view(b, rsb, csb));
+            let c = view(c, n, 1);
+            // SAFETY: the caller's contract.
             unsafe {
-                if path == GemmPath::MatrixmultiplyThreaded {
+                if path == GemmPath::MatrixmultiplyThreaded && parallel {
                     dgemm::threaded(m, k, n, alpha, a, b, beta, c);
                 } else {
                     dgemm::fallback(m, k, n, alpha, a, b, beta, c);
@@ -244,7 +342,6 @@ pub fn try_gemm_with(
             }
         }
     }
-    Ok(())
 }
 
 /// Checks that a `rows x cols` operand's element count fits in `usize` and

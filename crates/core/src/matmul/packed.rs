@@ -84,7 +84,8 @@ thread_local! {
 }
 
 /// `C = alpha * A B + beta * C` with A `(m, k)`, B `(k, n)`, C row-major with
-/// row stride `ldc`. `m, n, k > 0`.
+/// row stride `ldc`. `m, n, k > 0`. Split over rayon's threads when
+/// `parallel` and the product is worth it.
 ///
 /// # Safety
 /// The CPU supports AVX2 and FMA (`GemmPath::Avx2.is_supported()`); A, B and C cover the
@@ -100,6 +101,7 @@ pub(super) unsafe fn gemm(
     beta: f64,
     c: *mut f64,
     ldc: usize,
+    parallel: bool,
 ) {
     let c = Mat {
         ptr: c,
@@ -119,7 +121,7 @@ pub(super) unsafe fn gemm(
     } else {
         (m, n, a, b, c)
     };
-    let threads = if super::worth_threading(m, k, n) {
+    let threads = if parallel && super::worth_threading(m, k, n) {
         rayon::current_num_threads()
     } else {
         1

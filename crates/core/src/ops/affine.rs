@@ -3,6 +3,7 @@
 //! is copied, and write straight into the gradient buffers: overwriting on a
 //! gradient's first contribution (beta = 0), adding on later ones (beta = 1).
 
+use crate::tape::ProductGrad;
 use crate::{gemm, Error, Result, Shape, Tape, Var};
 
 impl Tape {
@@ -67,7 +68,14 @@ impl Tape {
             out.data_mut(),
         );
 
-        self.record(OP, out, &[x, w, b], move |ctx, grads| {
+        // dW = X^T dY: when an update takes W during backward, the tape
+        // computes it (a part at a time, see `ParamUpdate`), not the closure.
+        let dw = ProductGrad {
+            param: w,
+            a: x,
+            dims: [d, n, m],
+        };
+        self.record_product(OP, out, &[x, w, b], dw, move |ctx, grads| {
             let g = ctx.grad_out().data();
             if let Some(slot) = grads.slot(x) {
                 // dx (N, D) = dY (N, M) * W^T, + the old dx unless fresh
