@@ -194,10 +194,7 @@ pub fn try_gemm_with(
         return Ok(());
     }
     if k == 0 {
-        // No products to add: C = beta * C (and beta == 0 must not read C).
-        for x in &mut c[..m * n] {
-            *x = if beta == 0.0 { 0.0 } else { beta * *x };
-        }
+        scale(&mut c[..m * n], beta);
         return Ok(());
     }
     // From here m, k, n >= 1 and each of m * k, k * n, m * n is at most a
@@ -255,15 +252,12 @@ pub(crate) fn gemm_rows_at_b(
         return;
     }
     if k == 0 {
-        for x in &mut c_rows[..rows.len() * n] {
-            *x = if beta == 0.0 { 0.0 } else { beta * *x };
-        }
+        scale(&mut c_rows[..rows.len() * n], beta);
         return;
     }
-    // SAFETY: `missing_features` is None for the selected path; `fits` established a.len() >= k*m,
-    // b.len() >= k*n, c_rows.len() >= rows.len()*n. A^T's row r is A's column r: element (r, p) at
-    // r + p*m, so rows r < rows.end <= m, steps p < k stay below k*m. `c_rows` is borrowed mutably, so
-    // it aliases neither `a` nor `b`.
+    // SAFETY: the selected path's features are there; `fits`: a.len() >= k*m, b.len() >= k*n, c_rows.len()
+    // >= rows.len()*n; A^T's (r, p) is at r + p*m < k*m for r < rows.end <= m, p < k; `c_rows` is borrowed
+    // mutably, so it aliases neither `a` nor `b`.
     unsafe {
         run(
             path,
@@ -276,6 +270,14 @@ pub(crate) fn gemm_rows_at_b(
             c_rows.as_mut_ptr(),
         )
     };
+}
+
+/// C = beta * C, a product with no terms (`k == 0`); beta == 0 must not
+/// read C (it may hold NaN).
+fn scale(c: &mut [f64], beta: f64) {
+    for x in c {
+        *x = if beta == 0.0 { 0.0 } else { beta * *x };
+    }
 }
 
 /// Whether a product may split over threads.
