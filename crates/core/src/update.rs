@@ -58,7 +58,10 @@ pub trait ParamUpdate {
     /// Updates `param` from a gradient not yet computed: `fill` computes it
     /// into `grad` (as a whole, or rows at a time, each row once); after
     /// that `grad` is final, as in [`ParamUpdate::update`]. The default
-    /// fills all of it, then calls `update`.
+    /// fills all of it, then calls `update`. An implementation fills every
+    /// row before it returns `Ok`; after an error the rows it did not fill
+    /// hold no gradient ([`Tape::grad`](crate::Tape::grad) shows them as
+    /// they were).
     fn update_filling(
         &mut self,
         param: Var,
