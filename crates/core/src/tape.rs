@@ -18,6 +18,7 @@
 //! another tape is an error naming the op and both tapes.
 
 use crate::grads::GradBuf;
+use crate::matmul::RowsOfAtB;
 use crate::update::{GradFill, ParamUpdate};
 use crate::{BackwardCtx, Error, Grads, Result, Shape, Tensor};
 use smallbox::space::S32;
@@ -177,6 +178,9 @@ pub struct Tape {
     /// backward its gradient is final ([`NOT_USED`], [`HANDED_OVER`]).
     /// Kept to reuse its allocation.
     ready_at: Vec<usize>,
+    /// The packed output gradient of the weight gradient being taken in
+    /// parts ([`Tape::hand_over_filling`]), kept to reuse its allocation.
+    packed_dy: Vec<f64>,
 }
 
 /// `ready_at`: no op between the parameters and the loss uses it.
@@ -216,6 +220,7 @@ impl Tape {
             profile: None,
             scratch: Vec::new(),
             ready_at: Vec::new(),
+            packed_dy: Vec::new(),
         }
     }
 
@@ -987,11 +992,11 @@ impl Tape {
         } else {
             1.0
         };
-        let [m, k, n] = pg.dims;
-        let (a, dy) = (a.data(), dy.data());
-        let rows = move |first: usize, part: &mut [f64], parallel: bool| {
-            let rows = first..first + part.len() / n.max(1);
-            crate::matmul::gemm_rows_at_b([m, k, n], rows, a, dy, beta, part, parallel);
+        let [m, _, n] = pg.dims;
+        // dY packed once for every part.
+        let product = RowsOfAtB::new(pg.dims, a.data(), dy.data(), beta, &mut self.packed_dy);
+        let rows = |first: usize, part: &mut [f64], parallel: bool| {
+            product.rows(first..first + part.len() / n.max(1), part, parallel);
         };
         let fill = GradFill::new(n, m * n, &rows);
         let var = Var {

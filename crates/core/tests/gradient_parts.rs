@@ -73,7 +73,14 @@ fn net(batch: usize, d: usize, m: usize, w1_twice: bool) -> (Tape, [Var; 4], Var
 
 #[test]
 fn gradients_filled_in_parts_have_the_bits_of_backward() {
-    for (batch, d, m, twice) in [(1, 7, 5, false), (4, 13, 3, true), (9, 300, 200, false)] {
+    // (A batch of 300 is more than one block of the product's k.)
+    let shapes = [
+        (1, 7, 5, false),
+        (4, 13, 3, true),
+        (9, 300, 200, false),
+        (300, 10, 9, true),
+    ];
+    for (batch, d, m, twice) in shapes {
         let (mut reference, params, loss) = net(batch, d, m, twice);
         reference.backward(loss).unwrap();
         for rows in [1, 2, 5, 1000] {

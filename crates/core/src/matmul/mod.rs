@@ -219,57 +219,129 @@ pub fn try_gemm_with(
     Ok(())
 }
 
-/// Rows `rows` of `C = A^T B + beta * C`, A stored `k x m` (so `A^T` is
-/// `m x k`), B `k x n`, with `c_rows` holding those rows of C,
-/// `rows.len() x n`: a part of a weight's gradient `X^T dY`, computed and
-/// used on its own (`Tape`'s gradient parts). On the selected path, on
-/// this thread only unless `parallel`. Every element is computed as by the
-/// whole product, bit for bit: the parts split C, never the `k` sum.
-///
-/// Panics if the buffers are shorter than the shapes say or `rows` is not
-/// within `0..m`; callers size them from tensors they checked.
-pub(crate) fn gemm_rows_at_b(
-    [m, k, n]: [usize; 3],
-    rows: std::ops::Range<usize>,
-    a: &[f64],
-    b: &[f64],
+/// A weight gradient `C = A^T B + beta * C` (`X^T dY`: A stored `k x m`,
+/// B `k x n`, C `m x n`) computed rows at a time, each part on its own
+/// (`Tape`'s gradient parts, [`crate::GradFill`]). On the `avx2` path B is
+/// packed once, in a buffer the caller keeps, and every part's product
+/// reads it, rather than packing B again for each part. Every element comes
+/// out as the whole product computes it, bit for bit: the parts split C,
+/// never the `k` sum, and the micro-kernel and k blocking are the same.
+pub(crate) struct RowsOfAtB<'a> {
+    dims: [usize; 3],
+    a: &'a [f64],
+    b: &'a [f64],
     beta: f64,
-    c_rows: &mut [f64],
-    parallel: bool,
-) {
-    let path = GemmPath::selected();
-    let checks = fits("a", k, m, a.len())
-        .and(fits("b", k, n, b.len()))
-        .and(fits("c", rows.len(), n, c_rows.len()));
-    if let Err(e) = checks {
-        panic!("{e}");
-    }
-    assert!(
-        rows.start <= rows.end && rows.end <= m,
-        "gemm: rows {rows:?} of {m}"
-    );
-    if rows.is_empty() || n == 0 {
-        return;
-    }
-    if k == 0 {
-        scale(&mut c_rows[..rows.len() * n], beta);
-        return;
-    }
-    // SAFETY: the selected path's features are there; `fits`: a.len() >= k*m, b.len() >= k*n, c_rows.len()
-    // >= rows.len()*n; A^T's (r, p) is at r + p*m < k*m for r < rows.end <= m, p < k; `c_rows` is borrowed
-    // mutably, so it aliases neither `a` nor `b`.
-    unsafe {
-        run(
-            path,
-            if parallel { Threads::Any } else { Threads::One },
-            [rows.len(), k, n],
-            1.0,
-            (a.as_ptr().add(rows.start), 1, m),
-            (b.as_ptr(), n, 1),
+    path: GemmPath,
+    /// B packed by `packed::pack_b_whole`, on the `avx2` path.
+    packed_b: Option<&'a [f64]>,
+}
+
+impl<'a> RowsOfAtB<'a> {
+    /// Panics if the buffers are shorter than the shapes say; callers size
+    /// them from tensors they checked. `pack` is reused for the packed B.
+    pub(crate) fn new(
+        [m, k, n]: [usize; 3],
+        a: &'a [f64],
+        b: &'a [f64],
+        beta: f64,
+        pack: &'a mut Vec<f64>,
+    ) -> RowsOfAtB<'a> {
+        if let Err(e) = fits("a", k, m, a.len()).and(fits("b", k, n, b.len())) {
+            panic!("{e}");
+        }
+        let path = GemmPath::selected();
+        #[cfg(target_arch = "x86_64")]
+        let packed_b = (path == GemmPath::Avx2 && m > 0 && k > 0 && n > 0).then(|| {
+            pack.clear();
+            pack.resize(packed::packed_b_len(k, n), 0.0);
+            let view = packed::Mat {
+                ptr: b.as_ptr(),
+                rs: n,
+                cs: 1,
+            };
+            // SAFETY: the avx2 path is selected, so the CPU has AVX2; `fits` established b.len() >= k*n,
+            // which the row-major view (k x n, row stride n) covers; `pack` holds packed_b_len(k, n).
+            unsafe { packed::pack_b_whole(k, n, view, pack) };
+            &pack[..]
+        });
+        #[cfg(not(target_arch = "x86_64"))]
+        let packed_b = {
+            let _ = pack;
+            None
+        };
+        RowsOfAtB {
+            dims: [m, k, n],
+            a,
+            b,
             beta,
-            c_rows.as_mut_ptr(),
-        )
-    };
+            path,
+            packed_b,
+        }
+    }
+
+    /// Rows `rows` of C into `c_rows` (`rows.len() x n`), on this thread
+    /// only unless `parallel`. Panics if `c_rows` is too short or `rows` is
+    /// not within `0..m`.
+    pub(crate) fn rows(&self, rows: std::ops::Range<usize>, c_rows: &mut [f64], parallel: bool) {
+        let [m, k, n] = self.dims;
+        if let Err(e) = fits("c", rows.len(), n, c_rows.len()) {
+            panic!("{e}");
+        }
+        assert!(
+            rows.start <= rows.end && rows.end <= m,
+            "gemm: rows {rows:?} of {m}"
+        );
+        if rows.is_empty() || n == 0 {
+            return;
+        }
+        if k == 0 {
+            scale(&mut c_rows[..rows.len() * n], self.beta);
+            return;
+        }
+        // A^T's row r is A's column r: (r, p) at r + p*m.
+        let a = (self.a[rows.start..].as_ptr(), 1, m);
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(b), false) = (self.packed_b, parallel) {
+            let a = packed::Mat {
+                ptr: a.0,
+                rs: a.1,
+                cs: a.2,
+            };
+            // SAFETY: `packed_b` is set only on the avx2 path (AVX2+FMA present), by pack_b_whole(k, n) of
+            // this B; A^T's rows r < rows.end <= m, steps p < k reach r + p*m < k*m <= a.len() (`fits`);
+            // c_rows holds rows.len() x n (`fits`) and is borrowed mutably, so it aliases nothing read.
+            unsafe {
+                packed::gemm_packed_b(
+                    rows.len(),
+                    k,
+                    n,
+                    1.0,
+                    a,
+                    b,
+                    self.beta,
+                    c_rows.as_mut_ptr(),
+                    n,
+                )
+            };
+            return;
+        }
+        let threads = if parallel { Threads::Any } else { Threads::One };
+        // SAFETY: the selected path's features are there; `fits`: a.len() >= k*m, b.len() >= k*n, c_rows
+        // holds rows.len()*n; A^T's (r, p) is at r + p*m < k*m for r < rows.end <= m, p < k; `c_rows` is
+        // borrowed mutably, so it aliases neither `a` nor `b`.
+        unsafe {
+            run(
+                self.path,
+                threads,
+                [rows.len(), k, n],
+                1.0,
+                a,
+                (self.b.as_ptr(), n, 1),
+                self.beta,
+                c_rows.as_mut_ptr(),
+            )
+        };
+    }
 }
 
 /// C = beta * C, a product with no terms (`k == 0`); beta == 0 must not

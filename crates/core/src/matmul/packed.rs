@@ -374,6 +374,96 @@ unsafe fn serial(m: usize, k: usize, n: usize, alpha: f64, a: Mat, b: Mat, beta:
     );
 }
 
+/// Values [`pack_b_whole`] writes for a `k x n` B: every k block's
+/// slivers, `NR` columns each (the last padded with zeros).
+pub(super) fn packed_b_len(k: usize, n: usize) -> usize {
+    n.div_ceil(NR) * NR * k
+}
+
+/// Packs all of a `k x n` B once, for many products with it ([`gemm_packed_b`]:
+/// the parts of one weight gradient `X^T dY` share dY): k block `pc`'s
+/// slivers start at `pc * padded n`, each `NR * kc` values, as [`serial`]
+/// packs one block.
+///
+/// # Safety
+/// The CPU supports AVX2; the view covers a `k x n` block of readable
+/// values; `out` holds [`packed_b_len`]`(k, n)` values.
+pub(super) unsafe fn pack_b_whole(k: usize, n: usize, b: Mat, out: &mut [f64]) {
+    let padded = n.div_ceil(NR) * NR;
+    for pc in (0..k).step_by(KC) {
+        let kc = KC.min(k - pc);
+        // SAFETY: pc < k: B's kc x n block at (pc, 0) is inside B; the block's
+        // slivers take padded * kc values from pc * padded, inside `out`.
+        unsafe { pack_b(kc, n, b.at(pc, 0), NR * kc, &mut out[pc * padded..]) };
+    }
+}
+
+/// `C = alpha * A B + beta * C` on this thread, with B packed by
+/// [`pack_b_whole`]: [`serial`]'s loop without its packing of B, so the
+/// bits are the same.
+///
+/// # Safety
+/// As for [`gemm`], for these views: A `(m, k)`, C `(m, n)`, `m, k, n >= 1`;
+/// `b` is what `pack_b_whole(k, n, ..)` wrote; C is written by no one else
+/// during the call.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn gemm_packed_b(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f64,
+    a: Mat,
+    b: &[f64],
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let c = Mat {
+        ptr: c,
+        rs: ldc,
+        cs: 1,
+    };
+    let padded = n.div_ceil(NR) * NR;
+    assert!(
+        b.len() >= packed_b_len(k, n),
+        "gemm_packed_b: B is not packed for {k} x {n}"
+    );
+    with_pack_buffers(MC.div_ceil(MR) * MR * KC, 0, |apack, _| {
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            let beta = if pc == 0 { beta } else { 1.0 };
+            let bblock = &b[pc * padded..pc * padded + padded * kc];
+            for ic in (0..m).step_by(MC) {
+                let mc = MC.min(m - ic);
+                // SAFETY: A's mc x kc block at (ic, pc) lies inside A, and
+                // `apack` holds ceil(MC / MR) * MR * KC >= ceil(mc / MR) * MR * kc.
+                unsafe { pack_a(mc, kc, a.at(ic, pc), apack) };
+                for jr in (0..n).step_by(NR) {
+                    for ir in (0..mc).step_by(MR) {
+                        // SAFETY: AVX2+FMA (caller's contract); the A sliver holds kc*MR packed values and the
+                        // B sliver at jr * kc, inside `bblock` (padded * kc), kc*NR; C's tile at (ic+ir, jr) of
+                        // min(MR, mc-ir) x min(NR, n-jr) lies inside C, which only this thread writes.
+                        unsafe {
+                            avx2::kernel_rows(
+                                MR.min(mc - ir),
+                                kc,
+                                apack.as_ptr().add(ir * kc),
+                                bblock.as_ptr().add(jr * kc),
+                                c.at(ic + ir, jr).ptr as *mut f64,
+                                c.rs,
+                                c.cs,
+                                NR.min(n - jr),
+                                alpha,
+                                beta,
+                            )
+                        };
+                    }
+                }
+            }
+        }
+    })
+}
+
 /// Runs `f` on this thread's packing buffers for A and B, `a_len` and
 /// `b_len` values each, every one starting at a cache line. A product never
 /// calls back into rayon while it holds them, so the borrow is never
