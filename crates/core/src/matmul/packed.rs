@@ -341,37 +341,75 @@ unsafe fn serial(m: usize, k: usize, n: usize, alpha: f64, a: Mat, b: Mat, beta:
                     // kc x nc lies inside B; `bpack` holds the
                     // ceil(nc / NR) * NR * kc values pack_b writes.
                     unsafe { pack_b(kc, nc, b.at(pc, jc), NR * kc, bpack) };
-                    for ic in (0..m).step_by(MC) {
-                        let mc = MC.min(m - ic);
-                        // SAFETY: as for B: A's mc x kc block at (ic, pc) lies
-                        // inside A and `apack` holds ceil(mc / MR) * MR * kc.
-                        unsafe { pack_a(mc, kc, a.at(ic, pc), apack) };
-                        for jr in (0..nc).step_by(NR) {
-                            for ir in (0..mc).step_by(MR) {
-                                // SAFETY: AVX2+FMA (caller's contract); the A and B slivers hold kc*MR and kc*NR packed
-                                // values; C's min(MR, mc-ir) x min(NR, nc-jr) tile at (ic+ir, jc+jr) lies inside C, a
-                                // `&mut [f64]` that only this thread writes in this block.
-                                unsafe {
-                                    avx2::kernel_rows(
-                                        MR.min(mc - ir),
-                                        kc,
-                                        apack.as_ptr().add(ir * kc),
-                                        bpack.as_ptr().add(jr * kc),
-                                        c.at(ic + ir, jc + jr).ptr as *mut f64,
-                                        c.rs,
-                                        c.cs,
-                                        NR.min(nc - jr),
-                                        alpha,
-                                        beta,
-                                    )
-                                };
-                            }
-                        }
-                    }
+                    // SAFETY: the caller's contract for A and C, whose blocks at (0, pc) and (0, jc) are
+                    // inside them (pc < k, jc < n); `bpack` holds the block's packed slivers.
+                    unsafe {
+                        macro_kernel(
+                            m,
+                            kc,
+                            nc,
+                            alpha,
+                            a.at(0, pc),
+                            bpack,
+                            beta,
+                            c.at(0, jc),
+                            apack,
+                        )
+                    };
                 }
             }
         },
     );
+}
+
+/// One k block of the product, B's part already packed (BLIS's macro-kernel):
+/// `C = alpha * A B + beta * C` for A `(m, kc)`, C `(m, nc)`, with B's
+/// `kc x nc` block in `bpack` as [`pack_b`] writes it (slivers of `NR *
+/// kc`); A is packed `MC` rows at a time into `apack`.
+///
+/// # Safety
+/// As for [`gemm`], for these views, `m, kc, nc >= 1`, `kc <= KC`; `bpack`
+/// holds `ceil(nc / NR) * NR * kc` packed values; `apack` holds
+/// `ceil(MC / MR) * MR * KC`; C is written by no one else during the call.
+#[allow(clippy::too_many_arguments)]
+unsafe fn macro_kernel(
+    m: usize,
+    kc: usize,
+    nc: usize,
+    alpha: f64,
+    a: Mat,
+    bpack: &[f64],
+    beta: f64,
+    c: Mat,
+    apack: &mut [f64],
+) {
+    for ic in (0..m).step_by(MC) {
+        let mc = MC.min(m - ic);
+        // SAFETY: A's mc x kc block at (ic, 0) lies inside A and `apack`
+        // holds ceil(mc / MR) * MR * kc.
+        unsafe { pack_a(mc, kc, a.at(ic, 0), apack) };
+        for jr in (0..nc).step_by(NR) {
+            for ir in (0..mc).step_by(MR) {
+                // SAFETY: AVX2+FMA (caller's contract); the A and B slivers hold kc*MR and kc*NR packed
+                // values; C's min(MR, mc-ir) x min(NR, nc-jr) tile at (ic+ir, jr) lies inside C, which
+                // only this thread writes.
+                unsafe {
+                    avx2::kernel_rows(
+                        MR.min(mc - ir),
+                        kc,
+                        apack.as_ptr().add(ir * kc),
+                        bpack.as_ptr().add(jr * kc),
+                        c.at(ic + ir, jr).ptr as *mut f64,
+                        c.rs,
+                        c.cs,
+                        NR.min(nc - jr),
+                        alpha,
+                        beta,
+                    )
+                };
+            }
+        }
+    }
 }
 
 /// Values [`pack_b_whole`] writes for a `k x n` B: every k block's
@@ -433,33 +471,9 @@ pub(super) unsafe fn gemm_packed_b(
             let kc = KC.min(k - pc);
             let beta = if pc == 0 { beta } else { 1.0 };
             let bblock = &b[pc * padded..pc * padded + padded * kc];
-            for ic in (0..m).step_by(MC) {
-                let mc = MC.min(m - ic);
-                // SAFETY: A's mc x kc block at (ic, pc) lies inside A, and
-                // `apack` holds ceil(MC / MR) * MR * KC >= ceil(mc / MR) * MR * kc.
-                unsafe { pack_a(mc, kc, a.at(ic, pc), apack) };
-                for jr in (0..n).step_by(NR) {
-                    for ir in (0..mc).step_by(MR) {
-                        // SAFETY: AVX2+FMA (caller's contract); the A sliver holds kc*MR packed values and the
-                        // B sliver at jr * kc, inside `bblock` (padded * kc), kc*NR; C's tile at (ic+ir, jr) of
-                        // min(MR, mc-ir) x min(NR, n-jr) lies inside C, which only this thread writes.
-                        unsafe {
-                            avx2::kernel_rows(
-                                MR.min(mc - ir),
-                                kc,
-                                apack.as_ptr().add(ir * kc),
-                                bblock.as_ptr().add(jr * kc),
-                                c.at(ic + ir, jr).ptr as *mut f64,
-                                c.rs,
-                                c.cs,
-                                NR.min(n - jr),
-                                alpha,
-                                beta,
-                            )
-                        };
-                    }
-                }
-            }
+            // SAFETY: the caller's contract for A and C; A's block at (0, pc) is inside A (pc < k);
+            // `bblock` is the k block's packed slivers (padded * kc values).
+            unsafe { macro_kernel(m, kc, n, alpha, a.at(0, pc), bblock, beta, c, apack) };
         }
     })
 }
