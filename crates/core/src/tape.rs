@@ -935,25 +935,36 @@ impl Tape {
     /// wrote it), timed as `"param update"` when profiling.
     fn hand_over(&mut self, p: usize, update: &mut ParamHook<'_>) -> Result<()> {
         self.ready_at[p] = HANDED_OVER;
+        let var = self.param_var(p);
         let Some(g) = self.grads[p].as_mut() else {
             return Ok(());
         };
         if std::mem::replace(&mut g.fresh, false) {
             g.value.data_mut().fill(0.0);
         }
-        let var = Var {
+        let started = self.profile.is_some().then(Instant::now);
+        let result = update.update(var, &mut self.values[p], &g.value);
+        self.time_param_update(started);
+        result
+    }
+
+    /// Parameter `p` as a `Var`.
+    fn param_var(&self, p: usize) -> Var {
+        Var {
             id: p as u32,
             generation: 0,
             tape: self.id,
-        };
-        let started = self.profile.is_some().then(Instant::now);
-        let result = update.update(var, &mut self.values[p], &g.value);
+        }
+    }
+
+    /// Adds the time since `started` (set when profiling) to `"param
+    /// update"`.
+    fn time_param_update(&mut self, started: Option<Instant>) {
         if let (Some(t), Some((profile, _))) = (started, self.profile.as_mut()) {
             let e = profile.entry("param update");
             e.backward += t.elapsed();
             e.calls += 1;
         }
-        result
     }
 
     /// [`Tape::hand_over`] for a parameter whose gradient node `i`'s op
@@ -965,7 +976,7 @@ impl Tape {
         i: usize,
         update: &mut ParamHook<'_>,
     ) -> Result<()> {
-        let p = pg.param.index();
+        let (var, p) = (pg.param, pg.param.index());
         self.ready_at[p] = HANDED_OVER;
         let (params, rest) = self.values.split_at_mut(self.n_params);
         let a = pg.a.index();
@@ -999,18 +1010,9 @@ impl Tape {
             product.rows(first..first + part.len() / n.max(1), part, parallel);
         };
         let fill = GradFill::new(n, m * n, &rows);
-        let var = Var {
-            id: p as u32,
-            generation: 0,
-            tape: self.id,
-        };
         let started = self.profile.is_some().then(Instant::now);
         let result = update.update_filling(var, value, &mut g.value, &fill);
-        if let (Some(t), Some((profile, _))) = (started, self.profile.as_mut()) {
-            let e = profile.entry("param update");
-            e.backward += t.elapsed();
-            e.calls += 1;
-        }
+        self.time_param_update(started);
         result
     }
 
