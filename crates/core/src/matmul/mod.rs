@@ -207,7 +207,7 @@ pub fn try_gemm_with(
     unsafe {
         run(
             path,
-            Threads::Any,
+            true,
             [m, k, n],
             alpha,
             (a.as_ptr(), rsa, csa),
@@ -325,14 +325,13 @@ impl<'a> RowsOfAtB<'a> {
             };
             return;
         }
-        let threads = if parallel { Threads::Any } else { Threads::One };
         // SAFETY: the selected path's features are there; `fits`: a.len() >= k*m, b.len() >= k*n, c_rows
         // holds rows.len()*n; A^T's (r, p) is at r + p*m < k*m for r < rows.end <= m, p < k; `c_rows` is
         // borrowed mutably, so it aliases neither `a` nor `b`.
         unsafe {
             run(
                 self.path,
-                threads,
+                parallel,
                 [rows.len(), k, n],
                 1.0,
                 a,
@@ -352,17 +351,11 @@ fn scale(c: &mut [f64], beta: f64) {
     }
 }
 
-/// Whether a product may split over threads.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Threads {
-    /// As many as are worth it (rayon's, or matrixmultiply's).
-    Any,
-    /// This thread only: the caller already runs on every thread.
-    One,
-}
-
 /// `C = alpha * A B + beta * C` on `path`, A `(m, k)` and B `(k, n)` given
-/// as (pointer, row stride, column stride), C row-major `(m, n)`.
+/// as (pointer, row stride, column stride), C row-major `(m, n)`. Split
+/// over threads (rayon's, or matrixmultiply's) when `parallel` and worth
+/// it; otherwise on this thread, for a caller that already runs on every
+/// thread.
 ///
 /// # Safety
 /// The CPU has the path's features; `m, k, n >= 1`; every element the
@@ -371,7 +364,7 @@ enum Threads {
 #[allow(clippy::too_many_arguments)]
 unsafe fn run(
     path: GemmPath,
-    threads: Threads,
+    parallel: bool,
     [m, k, n]: [usize; 3],
     alpha: f64,
     (a, rsa, csa): (*const f64, usize, usize),
@@ -379,7 +372,6 @@ unsafe fn run(
     beta: f64,
     c: *mut f64,
 ) {
-    let parallel = threads == Threads::Any;
     match path {
         #[cfg(target_arch = "x86_64")]
         GemmPath::Avx2 => {
