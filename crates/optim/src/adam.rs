@@ -143,6 +143,21 @@ impl Adam {
 /// per buffer, so a part of the gradient just computed is still in L2.
 const CHUNK: usize = 1 << 15;
 
+impl Moments {
+    /// `w`, `m` and `v` in parts of `part` values, one thread's at a time:
+    /// the update is elementwise, so splitting it changes no bit of the
+    /// result, and a parameter of one part stays on the calling thread.
+    fn parts<'a>(
+        &'a mut self,
+        w: &'a mut [f64],
+        part: usize,
+    ) -> impl IndexedParallelIterator<Item = ((&'a mut [f64], &'a mut [f64]), &'a mut [f64])> {
+        w.par_chunks_mut(part)
+            .zip(self.m.par_chunks_mut(part))
+            .zip(self.v.par_chunks_mut(part))
+    }
+}
+
 impl AdamConfig {
     /// This update's constants, counting the step.
     fn step(&self, lr: f64, weight_decay: f64, st: &mut Moments) -> Step {
@@ -285,15 +300,10 @@ impl Rule for AdamConfig {
 
     fn apply(&self, lr: f64, weight_decay: f64, w: &mut [f64], g: &[f64], st: &mut Moments) {
         let step = self.step(lr, weight_decay, st);
-        // Elementwise, so splitting it across threads changes no bit of the
-        // result. Small parameters stay on the calling thread.
-        let chunks = w
-            .par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK))
-            .zip(st.m.par_chunks_mut(CHUNK))
-            .zip(st.v.par_chunks_mut(CHUNK));
         let decay = weight_decay > 0.0;
-        chunks.for_each(|(((w, g), m), v)| fused_best(decay, w, g, m, v, step));
+        st.parts(w, CHUNK)
+            .zip(g.par_chunks(CHUNK))
+            .for_each(|(((w, m), v), g)| fused_best(decay, w, g, m, v, step));
     }
 
     /// Each part of the gradient (whole rows, about `CHUNK` values) is
@@ -310,15 +320,13 @@ impl Rule for AdamConfig {
     ) {
         let step = self.step(lr, weight_decay, st);
         let part = (CHUNK / fill.row_len()).max(1) * fill.row_len();
-        let chunks = w
-            .par_chunks_mut(part)
-            .zip(g.par_chunks_mut(part))
-            .zip(st.m.par_chunks_mut(part))
-            .zip(st.v.par_chunks_mut(part));
         let decay = weight_decay > 0.0;
-        chunks.enumerate().for_each(|(i, (((w, g), m), v))| {
-            fill.fill(i * part, g);
-            fused_best(decay, w, g, m, v, step)
-        });
+        st.parts(w, part)
+            .zip(g.par_chunks_mut(part))
+            .enumerate()
+            .for_each(|(i, (((w, m), v), g))| {
+                fill.fill(i * part, g);
+                fused_best(decay, w, g, m, v, step)
+            });
     }
 }
