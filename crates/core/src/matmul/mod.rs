@@ -252,8 +252,12 @@ impl<'a> RowsOfAtB<'a> {
         let path = GemmPath::selected();
         #[cfg(target_arch = "x86_64")]
         let packed_b = (path == GemmPath::Avx2 && m > 0 && k > 0 && n > 0).then(|| {
-            pack.clear();
-            pack.resize(packed::packed_b_len(k, n), 0.0);
+            // (Grown, never cleared: packing writes every value, padding too.)
+            let len = packed::packed_b_len(k, n);
+            if pack.len() < len {
+                pack.resize(len, 0.0);
+            }
+            let pack = &mut pack[..len];
             let view = packed::Mat {
                 ptr: b.as_ptr(),
                 rs: n,
