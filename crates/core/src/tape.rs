@@ -130,10 +130,11 @@ struct Node {
 
 /// An op's parameter input `param` whose gradient is `A^T dY`: A is the
 /// op's input `a` read as a `(k, m)` matrix, dY the op's output gradient
-/// `(k, n)`, the gradient `(m, n)` (`affine`'s `dW = X^T dY`). When the
-/// gradient is handed to an update during backward, the tape computes it
-/// instead of the op's closure (which finds no slot for `param` then), so
-/// that the update may take it a part at a time ([`GradFill`]).
+/// `(k, n)`, the gradient `(m, n)` (`affine`'s `dW = X^T dY`, `matmul`'s
+/// `dB = A^T dY`). When the gradient is handed to an update during
+/// backward, the tape computes it instead of the op's closure (which finds
+/// no slot for `param` then), so that the update may take it a part at a
+/// time ([`GradFill`]).
 #[derive(Clone, Copy)]
 pub(crate) struct ProductGrad {
     pub param: Var,
@@ -834,7 +835,7 @@ impl Tape {
     }
 
     /// [`Tape::backward_with`] with any [`ParamUpdate`]: one that takes the
-    /// gradient of an `affine` weight a part at a time
+    /// gradient of an `affine` or `matmul` weight a part at a time
     /// ([`ParamUpdate::update_filling`]) updates each part while it is
     /// still in cache. The order and guarantees are `backward_with`'s; see
     /// [`ParamUpdate`] for an example.

@@ -1,14 +1,15 @@
-//! What [`Tape::backward_with_update`](crate::Tape::backward_with_update) hands each
-//! parameter to: an update applied during backward, the moment the
-//! parameter's gradient is final.
+//! What [`Tape::backward_with_update`](crate::Tape::backward_with_update)
+//! hands each parameter to: an update applied during backward, the moment
+//! the parameter's gradient is final.
 //!
 //! A weight's gradient that is a matrix product (`dW = X^T dY` for
-//! `affine`) can also be handed over *before* it is computed, with a
-//! [`GradFill`] that computes any rows of it: an update that works element
-//! by element (every optimizer here) then computes one part of the gradient
-//! and updates that part of the weight while the part is still in cache,
-//! instead of reading the whole gradient back from memory after the product
-//! has written all of it. The bits are the same either way.
+//! `affine`, `dB = A^T dY` for `matmul`) can also be handed over *before*
+//! it is computed, with a [`GradFill`] that computes any rows of it: an
+//! update that works element by element (every optimizer here) then
+//! computes one part of the gradient and updates that part of the weight
+//! while the part is still in cache, instead of reading the whole gradient
+//! back from memory after the product has written all of it. The bits are
+//! the same either way.
 
 use crate::{Result, Tensor, Var};
 

@@ -1,5 +1,5 @@
-//! `Tape::backward_with_update` with an update that takes an `affine`
-//! weight's gradient a part at a time (`ParamUpdate::update_filling`): the
+//! `Tape::backward_with_update` with an update that takes an `affine` (or
+//! `matmul`) weight's gradient a part at a time (`ParamUpdate::update_filling`): the
 //! parts, in any order and of any whole number of rows, give the bits of
 //! the gradient `backward` computes, on odd shapes (a batch of one,
 //! non-square, a weight also used by another op), and the update sees the
@@ -108,6 +108,33 @@ fn gradients_filled_in_parts_have_the_bits_of_backward() {
             }
         }
     }
+}
+
+#[test]
+fn a_matmul_weight_is_taken_in_parts_too() {
+    let run = |parts: bool| {
+        let mut rng = rng_from_seed(5);
+        let mut tape = Tape::new();
+        let w = tape.param(Tensor::randn(&[7, 3], &mut rng)).unwrap();
+        let x = tape.input(Tensor::randn(&[4, 7], &mut rng));
+        let y = tape.matmul(x, w).unwrap();
+        let sq = tape.mul(y, y).unwrap();
+        let loss = tape.sum(sq).unwrap();
+        let mut update = PartsBackwards {
+            rows: 2,
+            filled: Vec::new(),
+            seen: Vec::new(),
+        };
+        if parts {
+            tape.backward_with_update(loss, &mut update).unwrap();
+        } else {
+            tape.backward(loss).unwrap();
+        }
+        (bits(tape.grad(w).unwrap().data()), update.filled == [w])
+    };
+    let (with_parts, filled) = run(true);
+    assert!(filled);
+    assert_eq!(with_parts, run(false).0);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The matrix product of two 2-D tensors, with no bias. Forward and both
 //! backward products call [`gemm`] with transposes passed as strides.
 
-use crate::tape::checked_numel;
+use crate::tape::{checked_numel, ProductGrad};
 use crate::{gemm, Error, Result, Tape, Var};
 
 impl Tape {
@@ -59,7 +59,14 @@ impl Tape {
             0.0,
             out.data_mut(),
         );
-        self.record(OP, out, &[a, b], move |ctx, grads| {
+        // db = A^T dY: when an update takes b during backward, the tape
+        // computes it (a part at a time, see `ParamUpdate`), not the closure.
+        let db = ProductGrad {
+            param: b,
+            a,
+            dims: [k, n, m],
+        };
+        self.record_product(OP, out, &[a, b], db, move |ctx, grads| {
             let g = ctx.grad_out().data();
             if let Some(slot) = grads.slot(a) {
                 // da (N, K) = dY (N, M) * B^T
