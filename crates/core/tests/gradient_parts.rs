@@ -48,6 +48,23 @@ fn bits(xs: &[f64]) -> Vec<u64> {
     xs.iter().map(|v| v.to_bits()).collect()
 }
 
+/// Back-propagates `loss`, with a [`PartsBackwards`] of `rows` rows when
+/// `parts` (else plain `backward`); returns `w`'s gradient as bits and the
+/// parameters the update took in parts.
+fn grad_bits(tape: &mut Tape, loss: Var, w: Var, rows: usize, parts: bool) -> (Vec<u64>, Vec<Var>) {
+    let mut update = PartsBackwards {
+        rows,
+        filled: Vec::new(),
+        seen: Vec::new(),
+    };
+    if parts {
+        tape.backward_with_update(loss, &mut update).unwrap();
+    } else {
+        tape.backward(loss).unwrap();
+    }
+    (bits(tape.grad(w).unwrap().data()), update.filled)
+}
+
 /// `(batch, d, m)`: a two-layer net `affine(x, w1, b1) -> relu ->
 /// affine(., w2, b2)`, with `w1` also in a `sum(w1 * w1)` term when
 /// `w1_twice`; returns the tape, its parameters and the loss.
@@ -120,17 +137,8 @@ fn a_matmul_weight_is_taken_in_parts_too() {
         let y = tape.matmul(x, w).unwrap();
         let sq = tape.mul(y, y).unwrap();
         let loss = tape.sum(sq).unwrap();
-        let mut update = PartsBackwards {
-            rows: 2,
-            filled: Vec::new(),
-            seen: Vec::new(),
-        };
-        if parts {
-            tape.backward_with_update(loss, &mut update).unwrap();
-        } else {
-            tape.backward(loss).unwrap();
-        }
-        (bits(tape.grad(w).unwrap().data()), update.filled == [w])
+        let (grad, filled) = grad_bits(&mut tape, loss, w, 2, parts);
+        (grad, filled == [w])
     };
     let (with_parts, filled) = run(true);
     assert!(filled);
@@ -166,17 +174,7 @@ fn a_weight_that_is_also_the_input_is_not_taken_in_parts() {
         let b = tape.param(Tensor::zeros(&[2])).unwrap();
         let y = tape.affine(w, w, b).unwrap();
         let loss = tape.sum(y).unwrap();
-        let mut update = PartsBackwards {
-            rows: 1,
-            filled: Vec::new(),
-            seen: Vec::new(),
-        };
-        if parts {
-            tape.backward_with_update(loss, &mut update).unwrap();
-        } else {
-            tape.backward(loss).unwrap();
-        }
-        (bits(tape.grad(w).unwrap().data()), update.filled)
+        grad_bits(&mut tape, loss, w, 1, parts)
     };
     let (with_update, filled) = run(true);
     assert!(filled.is_empty());
