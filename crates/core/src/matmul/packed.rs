@@ -27,8 +27,11 @@ const MC: usize = 120;
 const NC: usize = 2048;
 /// B slivers packed at a time in [`short_serial`]'s loop: enough that a row-major
 /// B is read in runs of whole cache lines (one page visit per row serves
-/// GROUP slivers), few enough that the packed group (128 KB) stays in L2.
-const GROUP: usize = 8;
+/// GROUP slivers), few enough that the packed group (64 KB), and the next
+/// one requested, stay in L2 beside A's block and C's columns. (8, a group
+/// of 128 KB, made the training step slower, measured on alternating
+/// steps: see the README's Performance section.)
+const GROUP: usize = 4;
 /// Fewest rows of C for [`short_serial`]: below it each packed B sliver
 /// serves too few kernel calls to pay for requesting the next group ahead.
 const SHORT_MIN: usize = 4 * MR;
