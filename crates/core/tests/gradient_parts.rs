@@ -147,19 +147,23 @@ fn a_matmul_weight_is_taken_in_parts_too() {
 
 #[test]
 fn a_closure_update_sees_the_whole_product_gradient() {
-    let (mut reference, params, loss) = net(3, 10, 4, true);
-    reference.backward(loss).unwrap();
-    let (mut tape, _, loss) = net(3, 10, 4, true);
-    let mut seen = Vec::new();
-    tape.backward_with(loss, |p, _, g| {
-        seen.push((p, bits(g.data())));
-        Ok(())
-    })
-    .unwrap();
-    assert_eq!(seen.len(), 4);
-    for (p, g) in seen {
-        let q = params[p.index()];
-        assert_eq!(g, bits(reference.grad(q).unwrap().data()), "{p:?}");
+    // (The second net's weight gradients are large enough to be filled
+    // whole over several threads, from the one packed dY.)
+    for (batch, d, m) in [(3, 10, 4), (100, 301, 200)] {
+        let (mut reference, params, loss) = net(batch, d, m, true);
+        reference.backward(loss).unwrap();
+        let (mut tape, _, loss) = net(batch, d, m, true);
+        let mut seen = Vec::new();
+        tape.backward_with(loss, |p, _, g| {
+            seen.push((p, bits(g.data())));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen.len(), 4);
+        for (p, g) in seen {
+            let q = params[p.index()];
+            assert_eq!(g, bits(reference.grad(q).unwrap().data()), "{p:?}");
+        }
     }
 }
 

@@ -223,7 +223,8 @@ pub fn try_gemm_with(
 /// B `k x n`, C `m x n`) computed rows at a time, each part on its own
 /// (`Tape`'s gradient parts, [`crate::GradFill`]). On the `avx2` path B is
 /// packed once, in a buffer the caller keeps, and every part's product
-/// reads it, rather than packing B again for each part. Every element comes
+/// reads it (a threaded fill of the whole gradient too), rather than
+/// packing B again for each part. Every element comes
 /// out as the whole product computes it, bit for bit: the parts split C,
 /// never the `k` sum, and the micro-kernel and k blocking are the same.
 pub(crate) struct RowsOfAtB<'a> {
@@ -305,28 +306,48 @@ impl<'a> RowsOfAtB<'a> {
         // A^T's row r is A's column r: (r, p) at r + p*m.
         let a = (self.a[rows.start..].as_ptr(), 1, m);
         #[cfg(target_arch = "x86_64")]
-        if let (Some(b), false) = (self.packed_b, parallel) {
-            let a = packed::Mat {
-                ptr: a.0,
-                rs: a.1,
-                cs: a.2,
+        if let Some(b) = self.packed_b {
+            // Every part reads the one packed B; a threaded fill (the whole
+            // gradient at once) splits its rows over rayon's threads, each
+            // block a part like any other.
+            let threads = if parallel && worth_threading(rows.len(), k, n) {
+                rayon::current_num_threads()
+            } else {
+                1
             };
-            // SAFETY: `packed_b` is set only on the avx2 path (AVX2+FMA present), by pack_b_whole(k, n) of
-            // this B; A^T's rows r < rows.end <= m, steps p < k reach r + p*m < k*m <= a.len() (`fits`);
-            // c_rows holds rows.len() x n (`fits`) and is borrowed mutably, so it aliases nothing read.
-            unsafe {
-                packed::gemm_packed_b(
-                    rows.len(),
-                    k,
-                    n,
-                    1.0,
-                    a,
-                    b,
-                    self.beta,
-                    c_rows.as_mut_ptr(),
-                    n,
-                )
+            let per = rows.len().div_ceil(threads).div_ceil(packed::MR) * packed::MR;
+            let block = |(i, c): (usize, &mut [f64])| {
+                let first = rows.start + i * per;
+                let a = packed::Mat {
+                    ptr: self.a[first..].as_ptr(),
+                    rs: 1,
+                    cs: m,
+                };
+                // SAFETY: `packed_b` is set only on the avx2 path (AVX2+FMA present), by pack_b_whole(k, n) of
+                // this B; the block's rows r < rows.end <= m, steps p < k reach r + p*m < k*m <= a.len()
+                // (`fits`); `c` is c.len() / n whole rows of `c_rows` (`fits`: rows.len() x n), borrowed
+                // mutably, so it aliases nothing read and no other block.
+                unsafe {
+                    packed::gemm_packed_b(
+                        c.len() / n,
+                        k,
+                        n,
+                        1.0,
+                        a,
+                        b,
+                        self.beta,
+                        c.as_mut_ptr(),
+                        n,
+                    )
+                };
             };
+            let c = &mut c_rows[..rows.len() * n];
+            if threads == 1 {
+                block((0, c));
+            } else {
+                use rayon::prelude::*;
+                c.par_chunks_mut(per * n).enumerate().for_each(block);
+            }
             return;
         }
         // SAFETY: the selected path's features are there; `fits`: a.len() >= k*m, b.len() >= k*n, c_rows
